@@ -1,0 +1,59 @@
+"""Latent vectors and image post-processing shared by Keras and the TensorFlow-free runtime.
+
+Nothing here imports TensorFlow: ``ganzoo.runtime`` relies on it to draw the very
+same latents as ``GAN.generate(seed=...)`` and to write the same PNG grids.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def latent_vectors(n: int, latent_dim: int, seed: int) -> np.ndarray:
+    """``n`` standard-normal latent vectors from numpy's PCG64 seeded with ``seed`` (float32)."""
+    return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Map float images in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
+    return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def image_grid(images: np.ndarray, columns: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile uint8 images (N, H, W, C) into one (rows*H, columns*W, C) image with padding between tiles."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.dtype != np.uint8:
+        raise ValueError(f"image_grid expects uint8 images of shape (N, H, W, C), got {images.dtype} {images.shape}.")
+    n, h, w, c = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = np.full((rows * (h + padding) + padding, columns * (w + padding) + padding, c), 255, np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, columns)
+        top, left = padding + r * (h + padding), padding + col * (w + padding)
+        grid[top : top + h, left : left + w] = image
+    return grid
+
+
+def save_png(image: np.ndarray, path: str | Path, upscale: int = 1) -> Path:
+    """Write a uint8 (H, W, C) image as PNG, optionally enlarged with nearest-neighbour pixels."""
+    from PIL import Image
+
+    image = np.asarray(image)
+    if upscale > 1:
+        image = image.repeat(upscale, axis=0).repeat(upscale, axis=1)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(path)
+    return path
+
+
+def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None, upscale: int | None = None) -> Path:
+    """Write uint8 images as one PNG grid; small images are enlarged so the grid is readable."""
+    images = np.asarray(images)
+    if upscale is None:
+        upscale = max(1, 64 // images.shape[1])
+    return save_png(image_grid(images, columns), path, upscale=upscale)
