@@ -5,12 +5,43 @@
     model.compile()
     model.fit(ganzoo.data.load("digits", batch_size=64), epochs=5)
     images = model.generate(16, seed=0)   # uint8, (16, 16, 16, 1)
+
+Attributes are imported on first use, so ``import ganzoo.runtime`` (the ONNX Runtime
+inference path) and ``ganzoo --help`` never pay for importing TensorFlow.
 """
 
-from ganzoo import architectures, losses  # noqa: F401  (architectures registers the variants)
-from ganzoo.base import GAN
-from ganzoo.registry import create, list_architectures, register_architecture
+from __future__ import annotations
 
+import importlib
 __version__ = "0.1.0"
 
-__all__ = ["GAN", "create", "list_architectures", "register_architecture", "data", "losses", "__version__"]
+# public name -> (module, attribute or None for the module itself)
+_LAZY = {
+    "GAN": ("ganzoo.base", "GAN"),
+    "create": ("ganzoo.registry", "create"),
+    "list_architectures": ("ganzoo.registry", "list_architectures"),
+    "register_architecture": ("ganzoo.registry", "register_architecture"),
+    "callbacks": ("ganzoo.callbacks", None),
+    "data": ("ganzoo.data", None),
+    "losses": ("ganzoo.losses", None),
+    "metrics": ("ganzoo.metrics", None),
+    "training": ("ganzoo.training", None),
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = importlib.import_module(module_name)
+    if module_name in ("ganzoo.base", "ganzoo.registry"):
+        importlib.import_module("ganzoo.architectures")  # registers the variants
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -62,6 +62,7 @@ class GAN(keras.Model):
     """
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
+    requires_labels = False  # class-conditional architectures train on (images, labels)
     image_shape: tuple[int, ...]
 
     def __init__(
@@ -181,17 +182,24 @@ class GAN(keras.Model):
         self.compile(**config)
 
     # ------------------------------------------------------------------- config
-    def get_config(self) -> dict[str, Any]:
-        """All constructor arguments of the class hierarchy, read from attributes of the same name."""
-        config = {"name": self.name, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
-        for cls in reversed(type(self).__mro__):
-            if not (isinstance(cls, type) and issubclass(cls, GAN)):
+    @classmethod
+    def constructor_arguments(cls) -> list[str]:
+        """Names of the constructor arguments of the class and its GAN ancestors."""
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, GAN)):
                 continue
-            for param in inspect.signature(cls.__init__).parameters.values():
-                if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or param.name == "self":
-                    continue
-                value = getattr(self, param.name)
-                config[param.name] = list(value) if isinstance(value, tuple) else value
+            for param in inspect.signature(klass.__init__).parameters.values():
+                if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and param.name not in ("self", *names):
+                    names.append(param.name)
+        return names
+
+    def get_config(self) -> dict[str, Any]:
+        """All constructor arguments, read from attributes of the same name."""
+        config = {"name": self.name, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        for name in self.constructor_arguments():
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
         return config
 
     @classmethod

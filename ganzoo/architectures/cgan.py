@@ -25,6 +25,8 @@ class CGAN(DCGAN):
         embedding_dim: size of G's label embedding concatenated to z.
     """
 
+    requires_labels = True
+
     def __init__(self, num_classes: int = 10, embedding_dim: int = 32, **kwargs):
         self.embedding_dim = int(embedding_dim)
         super().__init__(num_classes=num_classes, **kwargs)

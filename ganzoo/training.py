@@ -1,0 +1,124 @@
+"""A training run: data -> model -> ``fit`` with the standard callbacks -> files in one folder.
+
+``ganzoo train`` and the zoo's ``tools/`` scripts both go through :func:`train`, so
+a run is described completely by its :class:`TrainConfig`, which is written next to
+its outputs (``config.json``) together with the library versions that produced it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import shutil
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from ganzoo import data as data_lib
+from ganzoo.callbacks import LossCurves, SampleGrid
+from ganzoo.registry import architecture_class, create
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Everything that defines a training run (JSON-serialisable)."""
+
+    architecture: str
+    data: str = "digits"
+    epochs: int = 10
+    batch_size: int = 64
+    image_size: int | None = None
+    channels: int | None = None
+    seed: int = 0
+    loss: str = "non_saturating"
+    g_learning_rate: float = 2e-4
+    d_learning_rate: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)  # architecture arguments
+    sample_every: int = 1
+    deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that produced a result, recorded with every run and export."""
+    import tensorflow as tf
+
+    import ganzoo
+
+    return {
+        "ganzoo": ganzoo.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True):
+    conditional = architecture_class(config.architecture).requires_labels
+    kwargs = {} if config.data in ("ring8", "grid25") else {"image_size": config.image_size, "channels": config.channels}
+    return data_lib.load(
+        config.data, batch_size=config.batch_size, split=split, with_labels=conditional,
+        shuffle=shuffle, seed=config.seed, **kwargs,
+    )
+
+
+def build_model(config: TrainConfig, dataset) -> keras.Model:
+    """Create the architecture with its shapes (and number of classes) read from the data."""
+    cls = architecture_class(config.architecture)
+    spec = dataset.element_spec
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
+    shape = tuple(image_spec.shape[1:])
+    inferred: dict[str, Any] = {"data_shape" if "data_shape" in cls.constructor_arguments() else "image_shape": shape}
+    if cls.requires_labels and "num_classes" not in config.model:
+        labels = np.concatenate([batch[1].numpy() for batch in dataset])
+        inferred["num_classes"] = int(labels.max()) + 1
+    model = create(config.architecture, **{**inferred, "seed": config.seed, **config.model})
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
+        loss=config.loss,
+    )
+    return model
+
+
+def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbose: int | str = "auto",
+          extra_callbacks: list | None = None) -> keras.Model:
+    """Train ``config`` with ``model.fit`` and write everything a run leaves behind into ``out_dir``.
+
+    Files: ``config.json`` (the config, model config and versions), ``samples/epoch_XXX.png``,
+    ``loss_curves.png``, ``history.csv``, ``checkpoints/last.keras`` (every epoch),
+    ``model.keras`` (final) and ``backup/`` (the state of the last finished epoch while training runs:
+    ``resume=True`` continues a crashed run from it; otherwise it is cleared first).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    dataset = load_dataset(config)
+    model = build_model(config, dataset)
+    record = {"config": dataclasses.asdict(config), "model_config": model.get_config(), "versions": versions()}
+    (out / "config.json").write_text(json.dumps(record, indent=2, default=str))
+    reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
+    callbacks = [
+        SampleGrid(out / "samples", every=config.sample_every, reference=reference),
+        LossCurves(out / "loss_curves.png"),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
+        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
+        keras.callbacks.TerminateOnNaN(),
+        *(extra_callbacks or []),
+    ]
+    backup = out / "backup"
+    if backup.exists() and not resume:
+        shutil.rmtree(backup)  # a fresh run must not pick up a crashed run's state
+    callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
+    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    model.save(out / "model.keras")
+    return model
