@@ -209,6 +209,19 @@ class GAN(keras.Model):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
 
+    # ------------------------------------------------------------- checkpoint
+    # Keras does not save SeedGenerator states; the GAN saves its own so that a
+    # restored model (``.keras`` file or BackupAndRestore) continues the same draws.
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        if "seed_generator_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_generator_state"])
+        for i, variable in enumerate(self._trainable_variables + self._non_trainable_variables):
+            variable.assign(store[f"{i}"])
+
     # ------------------------------------------------------------------ metrics
     @property
     def metrics(self) -> list[keras.metrics.Metric]:
@@ -338,10 +351,11 @@ class GAN(keras.Model):
         """Move the EMA generator towards the current one; buffers (BatchNorm statistics) are copied."""
         if self.ema_generator is None:
             return
-        for ema_var, var in zip(self.ema_generator.trainable_variables, self.generator.trainable_variables):
-            ema_var.assign(self.ema_decay * ema_var + (1.0 - self.ema_decay) * ops.cast(var, ema_var.dtype))
-        for ema_var, var in zip(self.ema_generator.non_trainable_variables, self.generator.non_trainable_variables):
-            ema_var.assign(var)
+        for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
+            if var.trainable:
+                ema_var.assign(self.ema_decay * ema_var + (1.0 - self.ema_decay) * ops.cast(var, ema_var.dtype))
+            else:
+                ema_var.assign(var)
 
     def test_step(self, data):
         """Losses and discriminator statistics on held-out real data against fresh fakes, no updates."""

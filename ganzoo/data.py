@@ -90,6 +90,8 @@ def load(
     mixture samples. ``cache`` keeps the preprocessed examples in memory when they take at most
     1 GiB. ``num_samples`` is the number of points of a mixture (default 10 000).
     ``data_dir`` is TFDS's data directory.
+
+    Raises DataError, naming what was wrong and what was expected, for a bad spec, argument or file.
     """
     batching = _Batching(_check_batch_size(batch_size), shuffle, seed, cache, drop_remainder)
     size = _check_image_size(image_size)
@@ -145,9 +147,10 @@ def from_arrays(
         raise DataError(f"images must have shape (N, H, W) or (N, H, W, C) with N > 0; got {images.shape}.")
     if labels is not None:
         labels = np.asarray(labels)
-        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer):
-            raise DataError(f"labels must be {len(images)} integers (one per image); got dtype "
-                            f"{labels.dtype} and shape {labels.shape}.")
+        if (labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)
+                or labels.min() < 0):
+            raise DataError(f"labels must be {len(images)} non-negative integers (one class index per image); "
+                            f"got dtype {labels.dtype}, shape {labels.shape}.")
     return _from_images(images, labels, _value_range(images), size, channels, batching, what="the arrays")
 
 
@@ -165,7 +168,7 @@ def num_examples(spec: str, split: str = "train", data_dir: str | None = None,
     if kind in ("ring8", "grid25"):
         return _check_num_samples(num_samples)
     if kind == "folder":
-        return len(_list_images(Path(arg))[0])
+        return len(_list_images(Path(arg).expanduser())[0])
     if kind == "digits":
         from sklearn.datasets import load_digits
 
@@ -425,9 +428,10 @@ def _load_tfds(arg: str, split: str, size: tuple[int, int] | None, channels: int
     if with_labels and "label" not in features:
         raise DataError(f"{what} has no 'label' feature (features: {sorted(features)}): load it with "
                         f"with_labels=False.")
-    value_range = {np.uint8: (0.0, 255.0), np.uint16: (0.0, 65535.0)}.get(features["image"].np_dtype)
+    dtype = np.dtype(features["image"].np_dtype)
+    value_range = {"uint8": (0.0, 255.0), "uint16": (0.0, 65535.0)}.get(dtype.name)
     if value_range is None:
-        raise DataError(f"{what} stores images as {features['image'].np_dtype}; expected uint8 or uint16.")
+        raise DataError(f"{what} stores images as {dtype.name}; expected uint8 or uint16.")
     height, width, source = features["image"].shape
     if source is None:
         raise DataError(f"{what} does not declare a channel count.")
@@ -498,7 +502,7 @@ def _inspect(paths: list[Path]) -> tuple[list[int], tuple[int, int]]:
                 first_size = first_size or (image.height, image.width)
                 image.verify()
         except Exception as err:  # Pillow raises several types for bad files
-            broken.append(f"{path} ({type(err).__name__})")
+            broken.append(f"{path} ({type(err).__name__}: {err})")
     if broken:
         raise DataError(f"{len(broken)} of {len(paths)} image files cannot be decoded: {_listing(broken)}. "
                         f"Remove or fix them.")
@@ -524,8 +528,11 @@ def _folder_target(paths: list[Path], counts: list[int], channels: int | None, r
 def _decode_with_pillow(path: bytes, mode: str) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path.decode()) as image:
-        array = np.asarray(image.convert(mode), dtype=np.uint8)
+    try:
+        with Image.open(path.decode()) as image:
+            array = np.asarray(image.convert(mode), dtype=np.uint8)
+    except Exception as err:  # e.g. a truncated JPEG, which Pillow's verify() does not detect
+        raise DataError(f"cannot decode {path.decode()}: {err}") from err
     return array[..., None] if array.ndim == 2 else array
 
 

@@ -498,7 +498,8 @@ def psnr(
     they are), and ``crop_border`` pixels are removed from every side. Then
     ``PSNR = 10 log10(1 / MSE)`` per image (peak = full range, i.e. 255 in
     8-bit units, also for Y) and the mean over the batch. Identical images give
-    ``inf``. No 8-bit rounding is applied.
+    ``inf`` (so the batch mean is ``inf`` if any pair is identical). No 8-bit
+    rounding is applied.
     """
     x, y = _prepare_pair(a, b, data_range, crop_border, channel)
     mse = np.mean((x - y) ** 2, axis=(1, 2, 3))
@@ -691,6 +692,7 @@ class ClassifierFeatures(FeatureExtractor):
     tiled to RGB if the model expects 3 channels. :meth:`probabilities` returns
     the model output (softmax applied when ``from_logits=True``), usable for
     the Inception Score and for class accuracy of conditional generators.
+    The model must be functional (or a built Sequential with defined ``inputs``).
     """
 
     def __init__(

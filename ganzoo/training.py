@@ -119,6 +119,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
     if backup.exists() and not resume:
         shutil.rmtree(backup)  # a fresh run must not pick up a crashed run's state
     callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
-    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
+    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
     model.save(out / "model.keras")
     return model
