@@ -59,6 +59,9 @@ class GAN(keras.Model):
         gp_weight: weight of the WGAN-GP gradient penalty (0 = off).
         r1_gamma: weight of the R1 penalty on real data (0 = off).
         label_smoothing: one-sided label smoothing: real target is ``1 - label_smoothing``.
+        instance_noise: std of Gaussian noise added to D's real and fake inputs (0 = off).
+        augment: differentiable augmentation of D's inputs: None, "diffaugment" or "ada"
+            (see ``ganzoo.augment``); the same transform family is applied to real and fake.
     """
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
@@ -75,6 +78,8 @@ class GAN(keras.Model):
         gp_weight: float = 0.0,
         r1_gamma: float = 0.0,
         label_smoothing: float = 0.0,
+        instance_noise: float = 0.0,
+        augment: str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -94,10 +99,19 @@ class GAN(keras.Model):
         self.gp_weight = float(gp_weight)
         self.r1_gamma = float(r1_gamma)
         self.label_smoothing = float(label_smoothing)
+        if instance_noise < 0:
+            raise ValueError(f"instance_noise must be >= 0, got {instance_noise!r}.")
+        self.instance_noise = float(instance_noise)
+        self.augment = augment
 
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.generator = self.build_generator()
         self.discriminator = self.build_discriminator()
+        self.augmenter = None
+        if augment is not None:
+            from ganzoo import augment as augment_lib
+
+            self.augmenter = augment_lib.get(augment, seed=seed)
         self.ema_generator = None
         if ema_decay is not None:
             self.ema_generator = self.build_generator()
@@ -284,6 +298,14 @@ class GAN(keras.Model):
     def discriminate(self, images, labels, training: bool = True):
         return self.discriminator(images if labels is None else [images, labels], training=training)
 
+    def discriminator_view(self, images):
+        """What D sees during training: augmented and/or noised images (both differentiable)."""
+        if self.augmenter is not None:
+            images = self.augmenter(images, training=True)
+        if self.instance_noise:
+            images = images + self.instance_noise * ops.cast(self.sample_normal(ops.shape(images)), images.dtype)
+        return images
+
     # --------------------------------------------------------------- training
     def train_step(self, data):
         """The classic alternating update: ``d_steps`` discriminator steps, then one generator step."""
@@ -291,19 +313,22 @@ class GAN(keras.Model):
         batch_size = ops.shape(real)[0]
         for _ in range(self.d_steps):
             d_logs = self.discriminator_step(real, labels)
-        g_loss = self.generator_step(batch_size, labels)
+        g_logs = self.generator_step(batch_size, labels)
         self.update_ema()
-        return self.record(g_loss=g_loss, **d_logs)
+        return self.record(**g_logs, **d_logs)
 
     def discriminator_step(self, real, labels) -> dict[str, tf.Tensor]:
         fake = self.generator(self.generator_inputs(self.sample_latent(ops.shape(real)[0]), labels), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminate(real, labels)
-            fake_logits = self.discriminate(fake, labels)
+            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
+            real_logits = self.discriminate(real_seen, labels)
+            fake_logits = self.discriminate(fake_seen, labels)
             d_loss = self.adversarial_loss.d(real_logits, fake_logits, real_target=1.0 - self.label_smoothing)
-            total = d_loss + self.discriminator_penalties(real, fake, labels)
-        self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
-        return {"d_loss": d_loss, **self.discriminator_stats(real_logits, fake_logits)}
+            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, labels)
+        d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
+        if self.augmenter is not None:
+            self.augmenter.update(real_logits)  # ADA: adapt the probability to D's overfitting
+        return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
 
     def discriminator_penalties(self, real, fake, labels):
         """Gradient penalties switched on by ``gp_weight`` and ``r1_gamma``."""
@@ -317,25 +342,31 @@ class GAN(keras.Model):
             total += 0.5 * self.r1_gamma * penalties.r1_penalty(critic, real)
         return total
 
-    def generator_step(self, batch_size, labels) -> tf.Tensor:
+    def generator_step(self, batch_size, labels) -> dict[str, tf.Tensor]:
         z = self.sample_latent(batch_size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.generator_inputs(z, labels), training=True)
-            g_loss = self.adversarial_loss.g(self.discriminate(fake, labels))
-        self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
-        return g_loss
+            g_loss = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), labels))
+        g_grad_norm = self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
+        return {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
 
-    def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> None:
+    def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> tf.Tensor:
         """Backpropagate ``loss`` into ``network`` with loss scaling and cross-replica averaging.
 
         Losses are means over this replica's batch; dividing by the number of
         replicas makes the summed gradients those of the mean over the global batch.
+        Returns the global norm of this replica's unscaled gradient of ``loss``, the
+        signal the diagnostics use to spot vanishing or exploding gradients.
         """
         with tape:  # resume recording: the scaling is part of the differentiated graph
             scaled_loss = optimizer.scale_loss(loss / _num_replicas())
         variables = network.trainable_variables
         grads = tape.gradient(scaled_loss, variables)
+        norm = tf.linalg.global_norm([g for g in grads if g is not None]) * float(_num_replicas())
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / ops.cast(optimizer.dynamic_scale, norm.dtype)
         optimizer.apply(grads, variables)
+        return norm
 
     @staticmethod
     def discriminator_stats(real_logits, fake_logits) -> dict[str, tf.Tensor]:

@@ -21,7 +21,7 @@ def test_every_architecture_trains_through_fit(architecture):
     model.compile()
     g_before, d_before = _weights(model.generator), _weights(model.discriminator)
     history = model.fit(dataset_for(model), epochs=2, verbose=0)
-    for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy"):
+    for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm"):
         assert name in history.history and np.all(np.isfinite(history.history[name])), name
     assert 0.0 <= history.history["d_accuracy"][-1] <= 1.0
     assert any(not np.allclose(a, b) for a, b in zip(g_before, _weights(model.generator)))
