@@ -1,0 +1,69 @@
+"""The `ganzoo` command line and the picture-writing callbacks."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import dataset_for, small_model
+from PIL import Image
+
+from ganzoo import cli
+from ganzoo.callbacks import LossCurves, SampleGrid
+
+
+def test_train_command_writes_a_complete_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = cli.main(["train", "vanilla_gan", "--data", "ring8", "--epochs", "2", "--batch-size", "500",
+                     "--set", "hidden_units=(16,)", "--out", str(out)])
+    assert code == 0
+    for name in ("config.json", "history.csv", "loss_curves.png", "model.keras", "checkpoints/last.keras",
+                 "samples/epoch_001.png", "samples/epoch_002.png"):
+        assert (out / name).is_file(), name
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["architecture"] == "vanilla_gan"
+    assert record["model_config"]["hidden_units"] == [16]
+    assert {"tensorflow", "keras", "ganzoo"} <= set(record["versions"])
+    assert not (out / "backup").exists()  # removed by BackupAndRestore after a finished run
+    lines = (out / "history.csv").read_text().splitlines()
+    assert len(lines) == 3 and "d_loss" in lines[0]
+
+
+def test_train_command_reports_user_errors_without_a_traceback(tmp_path, capsys):
+    assert cli.main(["train", "dcgn", "--out", str(tmp_path)]) == 2
+    assert "Did you mean 'dcgan'" in capsys.readouterr().err
+
+
+def test_list_command(capsys):
+    assert cli.main(["list"]) == 0
+    output = capsys.readouterr().out
+    assert "dcgan" in output and "cgan" in output and "vanilla_gan" in output
+
+
+def test_set_parses_python_literals():
+    assert cli._parse_assignment("hidden_units=(16, 8)") == ("hidden_units", (16, 8))
+    assert cli._parse_assignment("augment=ada") == ("augment", "ada")
+    with pytest.raises(Exception):
+        cli._parse_assignment("no_equals_sign")
+
+
+def test_sample_grid_uses_the_same_latents_every_time(tmp_path):
+    model = small_model("dcgan")
+    callback = SampleGrid(tmp_path, n=10)
+    callback.set_model(model)
+    first = np.asarray(Image.open(callback.write(1)))
+    second = np.asarray(Image.open(callback.write(2)))
+    np.testing.assert_array_equal(first, second)
+    # 10 tiles of 16 px enlarged x4, on a 4x3 grid with 2 px padding (also enlarged).
+    assert first.shape == ((3 * 18 + 2) * 4, (4 * 18 + 2) * 4)
+
+
+def test_sample_grid_every_n_epochs_and_tensorboard(tmp_path):
+    model = small_model("cgan")
+    model.compile()
+    grid = SampleGrid(tmp_path / "samples", every=2, n=6, tensorboard_dir=tmp_path / "tb")
+    curves = LossCurves(tmp_path / "curves.png")
+    model.fit(dataset_for(model), epochs=3, callbacks=[grid, curves], verbose=0)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_002.png", "epoch_003.png"]
+    assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
+    assert Image.open(tmp_path / "curves.png").size[0] > 500
+    assert len(curves.history["d_loss"]) == 3
