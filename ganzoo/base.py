@@ -33,7 +33,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo import losses, penalties
-from ganzoo.sampling import latent_vectors, to_uint8
+from ganzoo.sampling import check_labels, latent_vectors, to_uint8
 
 DEFAULT_LEARNING_RATE = 2e-4
 DEFAULT_BETA_1 = 0.5
@@ -66,6 +66,7 @@ class GAN(keras.Model):
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
     requires_labels = False  # class-conditional architectures train on (images, labels)
+    default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
     image_shape: tuple[int, ...]
 
     def __init__(
@@ -118,7 +119,7 @@ class GAN(keras.Model):
             self.ema_generator.name = "ema_generator"
             self.ema_generator.trainable = False
             self.ema_generator.set_weights(self.generator.get_weights())
-        self.adversarial_loss = losses.get("non_saturating")
+        self.adversarial_loss = losses.get(self.default_loss)
         self.g_optimizer = None
         self.d_optimizer = None
         self._trackers = {
@@ -154,10 +155,13 @@ class GAN(keras.Model):
         self,
         g_optimizer: keras.optimizers.Optimizer | None = None,
         d_optimizer: keras.optimizers.Optimizer | None = None,
-        loss: str | losses.AdversarialLoss = "non_saturating",
+        loss: str | losses.AdversarialLoss | None = None,
         **kwargs,
     ) -> None:
         """Configure training: one optimizer per network and an adversarial loss by name.
+
+        Left out (None), the optimizers come from :meth:`default_optimizer` and the
+        loss is the class's ``default_loss``: the architecture's own defaults.
 
         ``kwargs`` go to ``keras.Model.compile`` (``run_eagerly``, ``jit_compile``,
         ``steps_per_execution``). No ``model.optimizer`` is created: the two below are
@@ -166,12 +170,16 @@ class GAN(keras.Model):
         if "optimizer" in kwargs:
             raise TypeError("GAN.compile takes g_optimizer= and d_optimizer=, not optimizer=.")
         super().compile(optimizer=None, **kwargs)
-        self.adversarial_loss = losses.get(loss)
+        self.adversarial_loss = losses.get(self.default_loss if loss is None else loss)
         self.g_optimizer = self._prepare_optimizer(g_optimizer, self.generator)
         self.d_optimizer = self._prepare_optimizer(d_optimizer, self.discriminator)
 
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """A new optimizer for a network whose optimizer compile() was not given; variants may override."""
+        return default_optimizer()
+
     def _prepare_optimizer(self, optimizer, network: keras.Model) -> keras.optimizers.Optimizer:
-        optimizer = keras.optimizers.get(optimizer) if optimizer is not None else default_optimizer()
+        optimizer = keras.optimizers.get(optimizer) if optimizer is not None else self.default_optimizer()
         if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(network.trainable_variables)
@@ -436,20 +444,7 @@ class GAN(keras.Model):
 
     def check_labels(self, labels, n: int) -> np.ndarray | None:
         """Validate class labels for generation: an int or n ints in ``[0, num_classes)``."""
-        if not self.is_conditional:
-            if labels is not None:
-                raise ValueError(f"{type(self).__name__} is unconditional; do not pass labels.")
-            return None
-        if labels is None:
-            raise ValueError(f"{type(self).__name__} is class-conditional: pass labels= (ints in [0, {self.num_classes})).")
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full((n,), int(labels))
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be an int or {n} ints, got an array of shape {labels.shape} and dtype {labels.dtype}.")
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in [0, {self.num_classes}), got values from {labels.min()} to {labels.max()}.")
-        return labels.astype(np.int32)
+        return check_labels(labels, n, self.num_classes, type(self).__name__)
 
 
 def _num_replicas() -> int:

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
-from ganzoo.sampling import latent_vectors, to_uint8
+from ganzoo.sampling import check_labels, latent_vectors, to_uint8
 
 ONNX_FILENAME = "generator.onnx"
 MANIFEST_FILENAME = "manifest.json"
@@ -133,23 +133,7 @@ class OnnxGenerator:
 
     def check_labels(self, labels, n: int) -> np.ndarray | None:
         """Validate class labels like ``GAN.check_labels``: an int or n ints in ``[0, num_classes)``."""
-        name = f"{self.architecture or 'This'} generator"
-        if not self.is_conditional:
-            if labels is not None:
-                raise ValueError(f"{name} is unconditional; do not pass labels.")
-            return None
-        if labels is None:
-            raise ValueError(f"{name} is class-conditional: pass labels= (ints in [0, {self.num_classes})).")
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            if not np.issubdtype(labels.dtype, np.integer):
-                raise ValueError(f"labels must be an int or {n} ints, got {labels.item()!r} of dtype {labels.dtype}.")
-            labels = np.full((n,), int(labels))
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be an int or {n} ints, got an array of shape {labels.shape} and dtype {labels.dtype}.")
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise ValueError(f"labels must lie in [0, {self.num_classes}), got values from {labels.min()} to {labels.max()}.")
-        return labels.astype(np.int32)
+        return check_labels(labels, n, self.num_classes, f"{self.architecture or 'This'} generator")
 
 
 def load(path: str | os.PathLike, **kwargs) -> OnnxGenerator:

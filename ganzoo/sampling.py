@@ -17,6 +17,30 @@ def latent_vectors(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
 
 
+def check_labels(labels, n: int, num_classes: int | None, owner: str = "This model") -> np.ndarray | None:
+    """Validate class labels for generation: an int or ``n`` ints in ``[0, num_classes)``.
+
+    ``num_classes=None`` means an unconditional model, which takes no labels.
+    Returns int32 labels of shape (n,), or None.
+    """
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"{owner} is unconditional; do not pass labels.")
+        return None
+    if labels is None:
+        raise ValueError(f"{owner} is class-conditional: pass labels= (ints in [0, {num_classes})).")
+    labels = np.asarray(labels)
+    if labels.ndim == 0:
+        if not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be an int or {n} ints, got {labels.item()!r} of dtype {labels.dtype}.")
+        labels = np.full((n,), int(labels))
+    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be an int or {n} ints, got an array of shape {labels.shape} and dtype {labels.dtype}.")
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}.")
+    return labels.astype(np.int32)
+
+
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Map float images in [-1, 1] to uint8 [0, 255] (values outside are clipped)."""
     return np.clip(np.rint((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
