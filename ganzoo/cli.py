@@ -44,7 +44,7 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, default=None, help="resize images to this size (default: the data's own)")
     p.add_argument("--channels", type=int, default=None, choices=(1, 3))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--loss", default="non_saturating", help="adversarial loss (see ganzoo.losses)")
+    p.add_argument("--loss", default=None, help="adversarial loss (see ganzoo.losses); default: the architecture's own")
     p.add_argument("--g-lr", type=float, default=2e-4, help="generator learning rate")
     p.add_argument("--d-lr", type=float, default=2e-4, help="discriminator learning rate")
     p.add_argument("--set", dest="model", type=_parse_assignment, action="append", default=[], metavar="KEY=VALUE",

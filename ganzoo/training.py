@@ -33,7 +33,7 @@ class TrainConfig:
     image_size: int | None = None
     channels: int | None = None
     seed: int = 0
-    loss: str = "non_saturating"
+    loss: str | None = None  # None: the architecture's default loss
     g_learning_rate: float = 2e-4
     d_learning_rate: float = 2e-4
     beta_1: float = 0.5
