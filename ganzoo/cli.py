@@ -45,8 +45,8 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channels", type=int, default=None, choices=(1, 3))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--loss", default=None, help="adversarial loss (see ganzoo.losses); default: the architecture's own")
-    p.add_argument("--g-lr", type=float, default=2e-4, help="generator learning rate")
-    p.add_argument("--d-lr", type=float, default=2e-4, help="discriminator learning rate")
+    p.add_argument("--g-lr", type=float, default=None, help="generator learning rate (default: the architecture's)")
+    p.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (default: the architecture's)")
     p.add_argument("--set", dest="model", type=_parse_assignment, action="append", default=[], metavar="KEY=VALUE",
                    help="architecture argument, e.g. --set base_filters=32 --set ema_decay=0.999 (repeatable)")
     p.add_argument("--sample-every", type=int, default=1, help="epochs between sample grids")

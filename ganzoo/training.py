@@ -34,10 +34,11 @@ class TrainConfig:
     channels: int | None = None
     seed: int = 0
     loss: str | None = None  # None: the architecture's default loss
-    g_learning_rate: float = 2e-4
-    d_learning_rate: float = 2e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
+    # Adam settings; None keeps the architecture's default optimizers (for most, Adam(2e-4, beta_1=0.5)).
+    g_learning_rate: float | None = None
+    d_learning_rate: float | None = None
+    beta_1: float | None = None
+    beta_2: float | None = None
     model: dict[str, Any] = dataclasses.field(default_factory=dict)  # architecture arguments
     sample_every: int = 1
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
@@ -78,12 +79,21 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
         labels = np.concatenate([batch[1].numpy() for batch in dataset])
         inferred["num_classes"] = int(labels.max()) + 1
     model = create(config.architecture, **{**inferred, "seed": config.seed, **config.model})
-    model.compile(
-        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
-        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1, beta_2=config.beta_2),
-        loss=config.loss,
-    )
+    model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
+                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss)
     return model
+
+
+def _adam(config: TrainConfig, learning_rate: float | None, model) -> keras.optimizers.Optimizer | None:
+    """Adam with the config's settings, the architecture's default filling the unset ones; None if none is set."""
+    if learning_rate is None and config.beta_1 is None and config.beta_2 is None:
+        return None
+    default = model.default_optimizer()
+    return keras.optimizers.Adam(
+        learning_rate if learning_rate is not None else float(default.learning_rate),
+        beta_1=config.beta_1 if config.beta_1 is not None else float(default.beta_1),
+        beta_2=config.beta_2 if config.beta_2 is not None else float(default.beta_2),
+    )
 
 
 def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbose: int | str = "auto",
