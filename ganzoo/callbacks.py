@@ -32,6 +32,22 @@ def default_labels(model, n: int) -> np.ndarray | None:
     return np.arange(n, dtype=np.int32) % model.num_classes
 
 
+def plot_points(points: np.ndarray, path: str | Path, reference: np.ndarray | None = None, title: str = "") -> Path:
+    """Scatter plot of 2-D samples, with the true mode centres (``reference``) marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        ax.scatter(*np.asarray(reference).T, c="tab:red", marker="x", s=60, label="modes")
+    ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.5, label="samples")
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
 class SampleGrid(keras.callbacks.Callback):
     """Write ``model.generate(n, seed=seed)`` as ``out_dir/epoch_XXX.png`` every ``every`` epochs.
 
@@ -79,25 +95,13 @@ class SampleGrid(keras.callbacks.Callback):
         samples = self.model.generate(self.n, seed=self.seed, labels=labels)
         path = self.out_dir / f"epoch_{epoch:03d}.png"
         if samples.ndim == 2:
-            self._scatter(samples, path, epoch)
+            plot_points(samples, path, reference=self.reference, title=f"epoch {epoch}")
         else:
             columns = self.model.num_classes if labels is not None and self.labels is None else None
             save_grid(samples, path, columns=columns)
             self._log_tensorboard(image_grid(samples, columns), epoch)
         self.written.append(path)
         return path
-
-    def _scatter(self, points: np.ndarray, path: Path, epoch: int) -> None:
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(4, 4))
-        if self.reference is not None:
-            ax.scatter(*np.asarray(self.reference).T, c="tab:red", marker="x", s=60, label="modes")
-        ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.5, label="samples")
-        ax.set_title(f"epoch {epoch}")
-        ax.set_aspect("equal")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-        plt.close(fig)
 
     def _log_tensorboard(self, grid: np.ndarray, epoch: int) -> None:
         if self.tensorboard_dir is None:
