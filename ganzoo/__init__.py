@@ -36,8 +36,6 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
     module_name, attribute = _LAZY[name]
     module = importlib.import_module(module_name)
-    if module_name in ("ganzoo.base", "ganzoo.registry"):
-        importlib.import_module("ganzoo.architectures")  # registers the variants
     value = module if attribute is None else getattr(module, attribute)
     globals()[name] = value
     return value

@@ -45,13 +45,20 @@ def register_architecture(name: str) -> Callable[[type], type]:
     return decorator
 
 
+def _import_builtin_architectures() -> None:
+    """Register ganzoo's own variants (their modules register themselves on import)."""
+    import ganzoo.architectures  # noqa: F401
+
+
 def list_architectures(pattern: str | None = None) -> list[str]:
     """Names of the registered architectures, optionally filtered by a glob pattern."""
+    _import_builtin_architectures()
     names = sorted(_ARCHITECTURES)
     return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
 def architecture_class(name: str) -> type:
+    _import_builtin_architectures()
     if name not in _ARCHITECTURES:
         raise unknown_name_error("architecture", name, _ARCHITECTURES)
     return _ARCHITECTURES[name]
