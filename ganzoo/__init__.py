@@ -21,11 +21,18 @@ _LAZY = {
     "create": ("ganzoo.registry", "create"),
     "list_architectures": ("ganzoo.registry", "list_architectures"),
     "register_architecture": ("ganzoo.registry", "register_architecture"),
+    "load": ("ganzoo.zoo", "load"),
+    "list_models": ("ganzoo.zoo", "list_models"),
+    "info": ("ganzoo.zoo", "info"),
+    "register": ("ganzoo.zoo", "register"),
+    "export": ("ganzoo.export", "export"),
     "callbacks": ("ganzoo.callbacks", None),
     "data": ("ganzoo.data", None),
     "losses": ("ganzoo.losses", None),
     "metrics": ("ganzoo.metrics", None),
     "training": ("ganzoo.training", None),
+    "runtime": ("ganzoo.runtime", None),
+    "zoo": ("ganzoo.zoo", None),
 }
 
 __all__ = ["__version__", *_LAZY]

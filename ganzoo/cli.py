@@ -76,11 +76,115 @@ def _configure_list(p: argparse.ArgumentParser) -> None:
 
 @command("list", _configure_list)
 def _list(args: argparse.Namespace) -> int:
-    """List the architectures."""
+    """List the pretrained zoo models and the architectures."""
+    from ganzoo import zoo
     from ganzoo.registry import architecture_class, list_architectures
 
+    models = []
+    for name in zoo.list_models(args.pattern):
+        card = zoo.info(name)
+        models.append((name, card.get("architecture", "?"), card.get("data", {}).get("spec", "?"), _headline(card)))
+    print(_table(["pretrained model", "architecture", "data", "quality"], models) if models else "No pretrained models match.")
+    print()
     rows = [(name, (architecture_class(name).__doc__ or "").strip().splitlines()[0]) for name in list_architectures(args.pattern)]
     print(_table(["architecture", "description"], rows))
+    return 0
+
+
+def _headline(card: dict) -> str:
+    """The card's main quality numbers in one short cell."""
+    metrics = card.get("metrics", {})
+    keys = ("fid", "kid", "class_accuracy", "modes_covered", "high_quality_fraction", "psnr", "ssim")
+    parts = [f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys if k in metrics]
+    return ", ".join(parts) or "-"
+
+
+def _configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name (see `ganzoo list`)")
+    p.add_argument("--json", action="store_true", help="print the whole card as JSON")
+
+
+@command("info", _configure_info)
+def _info(args: argparse.Namespace) -> int:
+    """Show a pretrained model's card: how it was trained, how good it is, what not to use it for."""
+    import json
+
+    from ganzoo import zoo
+
+    card = zoo.info(args.name)
+    if args.json:
+        print(json.dumps(card, indent=2))
+        return 0
+    rows = [(key, _cell(card[key])) for key in ("name", "architecture", "description", "data", "training", "metrics",
+                                               "license", "intended_use", "limitations", "sizes", "created") if key in card]
+    print(_table(["field", "value"], rows))
+    return 0
+
+
+def _cell(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _configure_sample(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name (see `ganzoo list`)")
+    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("-o", "--output", default="samples.png", help="PNG file to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", type=int, default=None, help="class for conditional models (default: cycle through all)")
+    p.add_argument("--backend", choices=("onnx", "keras"), default="onnx",
+                   help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model")
+    p.add_argument("--columns", type=int, default=None)
+
+
+@command("sample", _configure_sample)
+def _sample(args: argparse.Namespace) -> int:
+    """Write a PNG grid of samples from a pretrained model."""
+    import numpy as np
+
+    from ganzoo import zoo
+    from ganzoo.sampling import save_grid
+
+    if args.backend == "onnx":
+        from ganzoo.runtime import OnnxGenerator
+
+        generator = OnnxGenerator(zoo.path(args.name))
+    else:
+        generator = zoo.load(args.name)
+    labels = None
+    if generator.num_classes is not None:
+        labels = args.label if args.label is not None else np.arange(args.n) % generator.num_classes
+    images = generator.generate(args.n, seed=args.seed, labels=labels)
+    if images.ndim == 2:
+        from ganzoo.callbacks import plot_points
+
+        plot_points(images, args.output, title=args.name)
+    else:
+        columns = args.columns or (generator.num_classes if args.label is None and generator.num_classes else None)
+        save_grid(images, args.output, columns=columns)
+    print(f"Wrote {args.n} samples of {args.name} to {args.output}")
+    return 0
+
+
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="pretrained model name or a .keras file")
+    p.add_argument("--format", default="savedmodel,onnx", help="comma-separated: savedmodel, onnx")
+    p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
+    p.add_argument("--opset", type=int, default=17)
+
+
+@command("export", _configure_export)
+def _export(args: argparse.Namespace) -> int:
+    """Export a generator to SavedModel and/or ONNX, verified against Keras."""
+    from ganzoo.export import export
+
+    manifest = export(args.model, args.out, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
+                      opset=args.opset)
+    differences = ", ".join(f"{k} {v:.1e}" for k, v in manifest["verification"]["max_abs_diff"].items())
+    print(f"Exported {args.model} to {args.out} (max |difference| to Keras: {differences})")
     return 0
 
 

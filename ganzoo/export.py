@@ -219,20 +219,21 @@ def sha256_tree(directory: str | os.PathLike) -> tuple[str, dict[str, str]]:
 
 # ------------------------------------------------------------------------ model & args
 def _resolve_model(model_or_path):
-    """A ganzoo GAN from a GAN instance or a ``.keras`` path; returns (model, source info or None).
-
-    The one place that turns user input into a model: zoo names can be added here.
-    """
+    """A ganzoo GAN from a GAN instance, a zoo name or a ``.keras`` path; returns (model, source info or None)."""
+    from ganzoo import zoo
     from ganzoo.base import GAN
 
     if isinstance(model_or_path, GAN):
         return model_or_path, None
+    if isinstance(model_or_path, str) and model_or_path in zoo.list_models():
+        model = zoo.load(model_or_path)  # hash-verified
+        return model, {"zoo": model_or_path, "sha256": zoo.info(model_or_path)["files"][zoo.MODEL_FILE]}
     if isinstance(model_or_path, (str, os.PathLike)):
         path = Path(model_or_path)
         if not _looks_like_model_path(path):
             raise ValueError(
-                f"Cannot export {str(model_or_path)!r}: pass a ganzoo GAN model or the path of a .keras file "
-                "saved with model.save(...)."
+                f"Cannot export {str(model_or_path)!r}: pass a ganzoo GAN model, a zoo name (see "
+                "`ganzoo list`) or the path of a .keras file saved with model.save(...)."
             )
         if not path.is_file():
             raise FileNotFoundError(f"No such .keras file: {path}")
