@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganzoo import losses, penalties
+from ganzoo import checks, distribute, losses, penalties
 from ganzoo.sampling import check_labels, latent_vectors, to_uint8
 
 DEFAULT_LEARNING_RATE = 2e-4
@@ -106,8 +106,10 @@ class GAN(keras.Model):
         self.augment = augment
 
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
-        self.generator = self.build_generator()
-        self.discriminator = self.build_discriminator()
+        # Networks follow the model's dtype policy (mixed precision) and always output float32.
+        with distribute.dtype_policy_scope(self.dtype_policy):
+            self.generator = distribute.float32_outputs(self.build_generator())
+            self.discriminator = distribute.float32_outputs(self.build_discriminator())
         self.augmenter = None
         if augment is not None:
             from ganzoo import augment as augment_lib
@@ -115,7 +117,8 @@ class GAN(keras.Model):
             self.augmenter = augment_lib.get(augment, seed=seed)
         self.ema_generator = None
         if ema_decay is not None:
-            self.ema_generator = self.build_generator()
+            with distribute.dtype_policy_scope(self.dtype_policy):
+                self.ema_generator = distribute.float32_outputs(self.build_generator())
             self.ema_generator.name = "ema_generator"
             self.ema_generator.trainable = False
             self.ema_generator.set_weights(self.generator.get_weights())
@@ -123,8 +126,13 @@ class GAN(keras.Model):
         self.g_optimizer = None
         self.d_optimizer = None
         self._trackers = {
-            name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy")
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
         }
+        if distribute.num_replicas() > 1:  # created in the scope of a multi-replica strategy
+            # Batch statistics over the global batch, as on one device; also keeps the moving
+            # statistics identical on every replica.
+            distribute.synchronize_batch_norm(self)
         # The networks are functional models with known shapes: the GAN is fully
         # built now, which also lets fit() skip its symbolic build (needed under
         # MultiWorkerMirroredStrategy, see docs/DISTRIBUTED.md).
@@ -250,12 +258,24 @@ class GAN(keras.Model):
         return list(self._trackers.values())
 
     def record(self, **values) -> dict[str, Any]:
-        """Update the named trackers and return the logs Keras prints."""
+        """Update the named trackers and return the logs Keras prints.
+
+        Trackers are SUM-aggregated Means: under a strategy a log is the mean over all
+        replicas. A new name gets its tracker outside the traced step, in the strategy's
+        scope; logs are shape [1] under multi-worker (see ``ganzoo.distribute.log_value``).
+        """
         for name, value in values.items():
             if name not in self._trackers:
-                self._trackers[name] = keras.metrics.Mean(name=name)
+                self._trackers[name] = distribute.new_metric(name, self.distribute_strategy)
             self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        return {name: distribute.log_value(tracker.result()) for name, tracker in self._trackers.items()}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 reduces a distributed data batch across workers here, which fails under
+        # MultiWorkerMirroredStrategy; a GAN is fully built in __init__, so nothing is left to build.
+        if self.built and all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # --------------------------------------------------------------- randomness
     def sample_latent(self, batch_size) -> tf.Tensor:
@@ -298,7 +318,7 @@ class GAN(keras.Model):
             )
         if not self.is_conditional:
             labels = None
-        return images, labels
+        return checks.check_batch(self, images, labels)  # shape, dtype, range, labels: clear errors
 
     def generator_inputs(self, z, labels):
         return z if labels is None else [z, labels]
@@ -426,7 +446,7 @@ class GAN(keras.Model):
         generator. ``labels`` (an int or a sequence of n ints) are required for
         class-conditional models.
         """
-        _check_positive_int("n", n)
+        checks.check_generate_arguments(n, seed, batch_size)
         if seed is not None:
             z = latent_vectors(n, self.latent_dim, seed)
         else:
@@ -455,3 +475,16 @@ def _num_replicas() -> int:
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def load_model(path, safe_mode: bool = True) -> GAN:
+    """``keras.saving.load_model`` for ganzoo models (safe mode: no code is executed from the file)."""
+    model = keras.saving.load_model(path, safe_mode=safe_mode)
+    if not isinstance(model, GAN):
+        raise TypeError(f"{path} holds a {type(model).__name__}, not a ganzoo GAN.")
+    return model
+
+
+# Whoever has the base class has every built-in architecture registered with Keras, so
+# keras.saving.load_model finds them. (Imported last: the architectures subclass GAN.)
+import ganzoo.architectures  # noqa: E402, F401

@@ -52,6 +52,13 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sample-every", type=int, default=1, help="epochs between sample grids")
     p.add_argument("--out", default=None, help="output folder (default: runs/ARCH-DATA)")
     p.add_argument("--resume", action="store_true", help="continue a crashed run in --out from its last epoch")
+    p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker", "tpu"),
+                   help="tf.distribute strategy: mirrored (local GPUs/devices), multiworker (cluster from TF_CONFIG, "
+                        "run the same command on every worker; see docs/DISTRIBUTED.md), tpu")
+    p.add_argument("--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16"),
+                   help="compute precision (weights stay float32; mixed_float16 uses loss scaling)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="tf.config.experimental.enable_op_determinism(): bit-identical reruns and resumes")
 
 
 @command("train", _configure_train)
@@ -63,6 +70,7 @@ def _train(args: argparse.Namespace) -> int:
         architecture=args.architecture, data=args.data, epochs=args.epochs, batch_size=args.batch_size,
         image_size=args.image_size, channels=args.channels, seed=args.seed, loss=args.loss,
         g_learning_rate=args.g_lr, d_learning_rate=args.d_lr, model=dict(args.model), sample_every=args.sample_every,
+        strategy=args.strategy, precision=args.precision, deterministic=args.deterministic,
     )
     out = args.out or os.path.join("runs", f"{args.architecture}-{args.data.replace(':', '_').replace('/', '_')}")
     train(config, out, resume=args.resume)
@@ -210,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)
-    except (ValueError, KeyError, FileNotFoundError) as error:  # user errors: a message, not a traceback
+    except (ValueError, KeyError, FileNotFoundError, FloatingPointError) as error:  # user errors: a message, not a traceback
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 

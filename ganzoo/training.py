@@ -18,6 +18,7 @@ import keras
 import numpy as np
 
 from ganzoo import data as data_lib
+from ganzoo import distribute, reliability
 from ganzoo.callbacks import LossCurves, SampleGrid
 from ganzoo.registry import architecture_class, create
 
@@ -42,6 +43,8 @@ class TrainConfig:
     model: dict[str, Any] = dataclasses.field(default_factory=dict)  # architecture arguments
     sample_every: int = 1
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
+    strategy: str = "default"  # ganzoo.distribute.STRATEGIES: default, mirrored, multiworker (TF_CONFIG), tpu
+    precision: str = "float32"  # float32, mixed_float16 or mixed_bfloat16
 
 
 def versions() -> dict[str, str]:
@@ -59,12 +62,12 @@ def versions() -> dict[str, str]:
     }
 
 
-def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True):
+def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True, drop_remainder: bool = True):
     conditional = architecture_class(config.architecture).requires_labels
     kwargs = {} if config.data in ("ring8", "grid25") else {"image_size": config.image_size, "channels": config.channels}
     return data_lib.load(
         config.data, batch_size=config.batch_size, split=split, with_labels=conditional,
-        shuffle=shuffle, seed=config.seed, **kwargs,
+        shuffle=shuffle, seed=config.seed, drop_remainder=drop_remainder, **kwargs,
     )
 
 
@@ -78,7 +81,8 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     if cls.requires_labels and "num_classes" not in config.model:
         labels = np.concatenate([batch[1].numpy() for batch in dataset])
         inferred["num_classes"] = int(labels.max()) + 1
-    model = create(config.architecture, **{**inferred, "seed": config.seed, **config.model})
+    precision = {} if config.precision == "float32" else {"dtype": distribute.check_precision(config.precision)}
+    model = create(config.architecture, **{**inferred, "seed": config.seed, **precision, **config.model})
     model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
                   d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss)
     return model
@@ -100,36 +104,61 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
           extra_callbacks: list | None = None) -> keras.Model:
     """Train ``config`` with ``model.fit`` and write everything a run leaves behind into ``out_dir``.
 
-    Files: ``config.json`` (the config, model config and versions), ``samples/epoch_XXX.png``,
-    ``loss_curves.png``, ``history.csv``, ``checkpoints/last.keras`` (every epoch),
-    ``model.keras`` (final) and ``backup/`` (the state of the last finished epoch while training runs:
-    ``resume=True`` continues a crashed run from it; otherwise it is cleared first).
+    Files: ``config.json`` (the config, model config, distribution and versions), ``samples/epoch_XXX.png``,
+    ``loss_curves.png``, ``history.csv``, ``checkpoints/last.keras`` (every epoch, written atomically),
+    ``model.keras`` (final) and ``backup/`` (the complete state of the last finished epoch while training
+    runs: ``resume=True`` continues a crashed run from it; otherwise it is cleared first).
+
+    Resuming is exact: the batches of epoch ``e`` depend only on ``(seed, e)`` and the backup holds
+    both networks, both optimizers, the EMA weights and the seed state, so a resumed run ends with
+    the weights of an uninterrupted one (bit for bit with ``deterministic=True``).
+    ``config.strategy`` distributes training (batches are global batches, split over the replicas);
+    under multi-worker every worker runs this same function, the chief (worker 0) writes ``out_dir``
+    and the others write the same files under ``out_dir/.worker-N``. A NaN or infinite loss stops
+    training with :class:`ganzoo.reliability.NonFiniteLossError` and leaves the checkpoints as they were.
     """
+    # First: a multi-worker strategy must be created before TensorFlow runs any operation.
+    strategy = distribute.get_strategy(config.strategy)
+    distribute.check_global_batch_size(config.batch_size, strategy)
+    distribute.check_precision(config.precision)
+    worker = distribute.cluster_info() if distribute.is_multi_worker(strategy) else None
     out = Path(out_dir)
+    if worker is not None and not worker.is_chief:
+        out = out / f".worker-{worker.index}"
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
-    dataset = load_dataset(config)
-    model = build_model(config, dataset)
-    record = {"config": dataclasses.asdict(config), "model_config": model.get_config(), "versions": versions()}
-    (out / "config.json").write_text(json.dumps(record, indent=2, default=str))
+    backup = reliability.BackupAndRestore(out / "backup")
+    if backup.backup_dir.exists() and not resume:
+        shutil.rmtree(backup.backup_dir)  # a fresh run must not pick up a crashed run's state
+    first_epoch = backup.initial_epoch()
+    source = load_dataset(config, shuffle=False, drop_remainder=False)  # the examples, in a fixed order
+    with strategy.scope():
+        model = build_model(config, source)
+    if distribute.num_replicas(strategy) > 1:
+        distribute.synchronize_batch_norm(model)  # batch statistics over the global batch, as on one device
+    dataset, steps = reliability.epoch_batches(source.unbatch(), config.batch_size, config.seed, config.epochs,
+                                               first_epoch=first_epoch)
+    dataset = distribute.shard_by_data(dataset)
+    record = {"config": dataclasses.asdict(config), "model_config": model.get_config(),
+              "distribution": distribute.describe(strategy), "versions": versions()}
+    reliability.write_json_atomic(out / "config.json", json.loads(json.dumps(record, default=str)))
     reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
     callbacks = [
+        reliability.StopOnNaN(checkpoint_hint=f"{out / 'backup'} and {out / 'checkpoints' / 'last.keras'}; fix the "
+                                              f"cause, then continue with `ganzoo train ... --resume`."),
         SampleGrid(out / "samples", every=config.sample_every, reference=reference),
         LossCurves(out / "loss_curves.png"),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
-        keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "last.keras")),
-        keras.callbacks.TerminateOnNaN(),
+        reliability.AtomicModelCheckpoint(out / "checkpoints" / "last.keras"),
         *(extra_callbacks or []),
+        backup,
     ]
-    backup = out / "backup"
-    if backup.exists() and not resume:
-        shutil.rmtree(backup)  # a fresh run must not pick up a crashed run's state
-    callbacks.append(keras.callbacks.BackupAndRestore(str(backup)))
     # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
-    model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose, shuffle=False)
-    model.save(out / "model.keras")
+    model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
+              shuffle=False)
+    reliability.atomic_save(model, out / "model.keras")
     return model

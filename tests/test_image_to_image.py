@@ -1,0 +1,292 @@
+"""pix2pix, cyclegan and srgan: training through fit, save/load, export parity, data pipelines, learning."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import ganzoo
+from ganzoo import image_tasks
+from ganzoo.architectures.cyclegan import ImagePool, paper_optimizers
+from ganzoo.data import DataError
+from ganzoo.metrics import psnr
+from ganzoo.nets_image import LinearDecay, patchgan_layers_for, patchgan_receptive_field
+
+# Tiny configurations: each traces in seconds on a busy CPU.
+CONFIGS = {
+    "pix2pix": dict(image_shape=(16, 16, 3), source_channels=1, base_filters=4, d_base_filters=4),
+    "cyclegan": dict(image_shape=(16, 16, 3), base_filters=4, res_blocks=1, d_base_filters=4, pool_size=3),
+    "srgan": dict(image_shape=(16, 16, 3), scale=4, filters=4, res_blocks=1, d_base_filters=4, d_dense_units=8),
+}
+
+
+def tiny(name, **overrides):
+    return ganzoo.create(name, **{**CONFIGS[name], **overrides})
+
+
+def pairs_for(model, n=4, batch_size=2, seed=0):
+    rng = np.random.default_rng(seed)
+    size, _, channels = model.image_shape
+    if model.architecture == "srgan":
+        low = size // model.scale
+        source = rng.uniform(-1, 1, (n, low, low, channels))
+    elif model.architecture == "pix2pix":
+        source = rng.uniform(-1, 1, (n, size, size, model.source_channels))
+    else:
+        source = rng.uniform(-1, 1, (n, size, size, channels))
+    target = rng.uniform(-1, 1, (n, size, size, channels))
+    return tf.data.Dataset.from_tensor_slices((source.astype("float32"), target.astype("float32"))).batch(batch_size)
+
+
+def _weights(network):
+    return [v.numpy().copy() for v in network.trainable_variables]
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_trains_through_fit_and_round_trips_through_save(tmp_path, name):
+    keras.utils.set_random_seed(0)
+    model = tiny(name)
+    model.compile(**({"phase": "adversarial"} if name == "srgan" else {}))
+    g_before, d_before = _weights(model.generator), _weights(model.discriminator)
+    history = model.fit(pairs_for(model), epochs=1, verbose=0)
+    for key in ("g_loss", "d_loss", "g_grad_norm", "d_grad_norm"):
+        assert np.all(np.isfinite(history.history[key])), key
+    assert any(not np.allclose(a, b) for a, b in zip(g_before, _weights(model.generator)))
+    assert any(not np.allclose(a, b) for a, b in zip(d_before, _weights(model.discriminator)))
+    assert int(model.g_optimizer.iterations.numpy()) == 2 == int(model.d_optimizer.iterations.numpy())
+    assert type(model).from_config(model.get_config()).get_config() == model.get_config()
+
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
+    source = next(iter(pairs_for(model, seed=1)))[0].numpy()
+    for direction in model.export_endpoints():
+        np.testing.assert_array_equal(model.translate(source, direction, raw=True), loaded.translate(source, direction, raw=True))
+    for original, restored in ((model.g_optimizer, loaded.g_optimizer), (model.d_optimizer, loaded.d_optimizer)):
+        for a, b in zip(original.variables, restored.variables):
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), loaded.seed_generator.state.numpy())
+    if name == "cyclegan":  # the history pools are model state
+        for pool in ("pool_a", "pool_b"):
+            assert int(getattr(loaded, pool).count.numpy()) == 3
+            np.testing.assert_array_equal(getattr(model, pool).images.numpy(), getattr(loaded, pool).images.numpy())
+    if name == "srgan":
+        assert loaded.phase == "adversarial"
+    results = loaded.evaluate(pairs_for(model, seed=2), return_dict=True, verbose=0)
+    assert np.isfinite(results["g_loss"])
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
+    keras.utils.set_random_seed(1)
+    model = tiny(name)
+    out = tmp_path / "export"
+    manifest = image_tasks.export_image_model(model, out, atol=1e-4)
+    endpoints = {"pix2pix": ["translate"], "cyclegan": ["a2b", "b2a"], "srgan": ["upscale"]}[name]
+    assert list(manifest["endpoints"]) == endpoints
+    sizes = manifest["verification"]["sizes"]
+    assert len({(h, w) for _, h, w in sizes}) == 2  # two different input sizes, one with batch 2
+    assert set(manifest["verification"]["max_abs_diff"]) == {f"{fmt}:{e}" for fmt in ("onnx", "savedmodel") for e in endpoints}
+    assert max(manifest["verification"]["max_abs_diff"].values()) <= 1e-4
+    assert json.loads((out / "manifest.json").read_text())["scale"] == model.output_scale
+
+    # The file-level CLI helpers give the same image through Keras and ONNX Runtime, at an odd size.
+    rng = np.random.default_rng(0)
+    channels = model.generator_b2a.inputs[0].shape[-1] if name == "cyclegan" else model.generator.inputs[0].shape[-1]
+    picture = rng.integers(0, 256, (13, 19, 3 if channels == 3 else 1), dtype=np.uint8)
+    Image.fromarray(picture.squeeze()).save(tmp_path / "in.png")
+    run = image_tasks.upscale_file if name == "srgan" else image_tasks.translate_file
+    kwargs = {"tile": None} if name == "srgan" else {}
+    run(model, tmp_path / "in.png", tmp_path / "keras.png", **kwargs)
+    run(str(out), tmp_path / "in.png", tmp_path / "onnx.png", backend="onnx", **kwargs)
+    via_keras = np.asarray(Image.open(tmp_path / "keras.png")).astype(int)
+    via_onnx = np.asarray(Image.open(tmp_path / "onnx.png")).astype(int)
+    assert via_keras.shape[:2] == (13 * model.output_scale, 19 * model.output_scale)
+    assert np.abs(via_keras - via_onnx).max() <= 1
+
+
+def test_srgan_tiled_upscaling_equals_whole_image_pass():
+    keras.utils.set_random_seed(2)
+    model = tiny("srgan", g_norm="none", res_blocks=2)
+    image = np.random.default_rng(0).uniform(-1, 1, (1, 23, 30, 3)).astype("float32")
+    whole = model.upscale(image, raw=True)
+    tiled = model.upscale(image, tile=8, raw=True)  # overlap = receptive radius
+    assert whole.shape == (1, 92, 120, 3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-5)
+    assert np.abs(model.upscale(image, tile=8, overlap=0, raw=True) - whole).max() > 1e-3  # seams without context
+
+
+def test_srgan_mse_phase_beats_bicubic_on_held_out_photos():
+    """A real learning test: 300 MSE steps on training-photo patches, scored on patches of unseen photos."""
+    keras.utils.set_random_seed(0)
+    model = ganzoo.create("srgan", image_shape=(32, 32, 3), scale=2, filters=16, res_blocks=2, g_norm="none",
+                          upsample_skip="bicubic", d_base_filters=4, d_dense_units=8)
+    model.compile(g_optimizer=keras.optimizers.Adam(1e-3), phase="mse")
+    data = image_tasks.load_pairs("skimage:sr", crop_size=32, scale=2, batch_size=16, seed=0, num_patches=16 * 300)
+    model.fit(data, epochs=1, verbose=0)
+    high = image_tasks.heldout_patches(32)[::4]  # chelsea and coffee: never seen in training
+    low = image_tasks.degrade(high.astype("float32") / 127.5 - 1.0, 2).numpy()
+    score = lambda images: psnr(images, high, data_range=255, crop_border=2, channel="y")  # noqa: E731
+    bicubic = score(image_tasks._uint8(image_tasks.bicubic_upscale(low, 2)))
+    learned = score(model.upscale(low))
+    assert learned > bicubic + 0.1, (learned, bicubic)
+
+
+def test_pair_augmentation_applies_the_same_crop_and_flip_to_both_sides():
+    rng = np.random.default_rng(0)
+    source = rng.integers(0, 256, (12, 10, 3)).astype("float32")
+    crops = set()
+    for s in range(40):
+        seed = tf.constant([s, 7], tf.int64)
+        # translation: target = a pixelwise function of the source
+        a, b = image_tasks.augment_pair(source, 255.0 - source[..., :1], seed, crop_size=6)
+        np.testing.assert_array_equal(b.numpy(), 255.0 - a.numpy()[..., :1])
+        # super-resolution: target = source upsampled x2 (nearest): the windows must stay aligned
+        low, high = image_tasks.augment_pair(source, np.repeat(np.repeat(source, 2, 0), 2, 1), seed, crop_size=4, scale=2)
+        np.testing.assert_array_equal(high.numpy(), np.repeat(np.repeat(low.numpy(), 2, 0), 2, 1))
+        crops.add(a.numpy().tobytes())
+    assert len(crops) > 10  # the window moves
+    # some pairs were mirrored: mirrored crops of the source appear
+    mirrored = [image_tasks.augment_pair(source, source, tf.constant([s, 7], tf.int64), flip=True)[0].numpy() for s in range(20)]
+    assert any(np.array_equal(m, source[:, ::-1]) for m in mirrored) and any(np.array_equal(m, source) for m in mirrored)
+    # the same seed gives the same result
+    one = image_tasks.augment_pair(source, source, tf.constant([3, 4], tf.int64), crop_size=5)[0]
+    np.testing.assert_array_equal(one, image_tasks.augment_pair(source, source, tf.constant([3, 4], tf.int64), crop_size=5)[0])
+
+
+def test_paired_folder_pipeline_keeps_pairs_aligned(tmp_path):
+    rng = np.random.default_rng(0)
+    for side in ("A", "B"):
+        (tmp_path / side).mkdir()
+    for i in range(6):
+        photo = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+        Image.fromarray(photo).save(tmp_path / "A" / f"img{i}.png")
+        Image.fromarray(255 - photo).save(tmp_path / "B" / f"img{i}.png")
+    data = image_tasks.load_pairs(f"folder:{tmp_path}", batch_size=3, crop_size=8, seed=0)
+    batches = list(data)
+    assert len(batches) == 2
+    for source, target in batches:
+        assert source.shape == target.shape == (3, 8, 8, 3)
+        np.testing.assert_allclose(target.numpy(), -source.numpy(), atol=1e-6)  # 255 - x  ->  -x in [-1, 1]
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "A" / "lonely.png")
+    with pytest.raises(DataError, match="matching names"):
+        image_tasks.load_pairs(f"folder:{tmp_path}", batch_size=2)
+
+
+def test_tfds_pipelines_with_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=5):
+        data = image_tasks.load_unpaired("tfds:cycle_gan/horse2zebra", batch_size=2, crop_size=16, seed=0)
+        a, b = next(iter(data))
+        assert a.shape == b.shape == (2, 16, 16, 3)
+        assert -1.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(b)) <= 1.0
+        test_a, _ = next(iter(image_tasks.load_unpaired("tfds:cycle_gan/horse2zebra", split="test", batch_size=2, crop_size=16)))
+        assert test_a.shape == (2, 16, 16, 3)
+
+    def as_dataset(self, *args, **kwargs):  # div2k-like pairs whose HR is the LR upsampled x4 (nearest)
+        low = np.random.default_rng(0).integers(0, 256, (4, 12, 10, 3), dtype=np.uint8)
+        return tf.data.Dataset.from_tensor_slices({"lr": low, "hr": low.repeat(4, 1).repeat(4, 2)})
+
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        data = image_tasks.load_pairs("tfds:div2k/bicubic_x4", batch_size=2, crop_size=16, seed=0)
+        for low, high in data:
+            assert low.shape == (2, 4, 4, 3) and high.shape == (2, 16, 16, 3)
+            np.testing.assert_array_equal(high.numpy(), low.numpy().repeat(4, 1).repeat(4, 2))
+        with pytest.raises(DataError, match="contradicts"):
+            image_tasks.load_pairs("tfds:div2k/bicubic_x4", crop_size=16, scale=2)
+
+
+def test_embedded_tasks_hold_out_whole_photos():
+    assert not set(image_tasks.PHOTOS["train"]) & set(image_tasks.PHOTOS["test"])
+    source, target = next(iter(image_tasks.load_pairs("skimage:colorize", batch_size=4, crop_size=32, seed=0, num_patches=8)))
+    assert source.shape == (4, 32, 32, 1) and target.shape == (4, 32, 32, 3)
+    np.testing.assert_allclose(source.numpy(), image_tasks.to_gray(target).numpy(), atol=1e-5)
+    low, high = next(iter(image_tasks.load_pairs("skimage:sr", split="test", batch_size=4, crop_size=32, scale=4)))
+    assert low.shape == (4, 8, 8, 3) and high.shape == (4, 32, 32, 3)
+    a, b = next(iter(image_tasks.load_unpaired("skimage:hue", batch_size=4, crop_size=32, seed=0, num_patches=8)))
+    assert a.shape == b.shape == (4, 32, 32, 3)
+    held_out = image_tasks.heldout_patches(32)
+    assert held_out.dtype == np.uint8 and len(held_out) > 100
+
+
+def test_image_pool_returns_history_and_keeps_its_size():
+    pool = ImagePool(size=4, image_shape=(1, 1, 1))
+    first = np.arange(3, dtype="float32").reshape(3, 1, 1, 1)
+    out = pool.query(first, np.zeros(3, "float32"), np.random.default_rng(0).uniform(size=4).astype("float32"))
+    np.testing.assert_array_equal(out, first)  # filling: new images come back
+    assert int(pool.count.numpy()) == 3
+    second = np.arange(10, 13, dtype="float32").reshape(3, 1, 1, 1)
+    # swap draws < 0.5 -> swap. The first image fills the last free slot; the other two swap.
+    out = pool.query(second, np.array([0.9, 0.1, 0.1], "float32"), np.array([0.4, 0.3, 0.2, 0.1], "float32"))
+    assert int(pool.count.numpy()) == 4
+    assert out[0, 0, 0, 0] == 10  # filled, returned as is
+    stored_before = {0.0, 1.0, 2.0, 10.0}
+    assert set(out[1:, 0, 0, 0]) <= stored_before and len(set(out[1:, 0, 0, 0])) == 2  # distinct old images
+    assert {11.0, 12.0} <= set(pool.images.numpy().ravel())
+    assert np.array_equal(ImagePool(size=0, image_shape=(1, 1, 1)).query(second, None, None), second)
+
+
+def test_cyclegan_schedule_and_loss_defaults(tmp_path):
+    schedule = LinearDecay(2e-4, constant_steps=10, decay_steps=10)
+    assert float(schedule(0)) == pytest.approx(2e-4) and float(schedule(10)) == pytest.approx(2e-4)
+    assert float(schedule(15)) == pytest.approx(1e-4) and float(schedule(25)) == 0.0
+    model = tiny("cyclegan")
+    model.compile(*paper_optimizers(steps_per_epoch=5, constant_epochs=2, decay_epochs=2))
+    assert model.adversarial_loss.name == "least_squares"
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    restored = loaded.g_optimizer._learning_rate
+    assert isinstance(restored, LinearDecay) and restored.get_config() == schedule.get_config()
+    with pytest.raises(ValueError, match="identity"):
+        ganzoo.create("cyclegan", image_shape=(16, 16, 3), channels_b=1)
+
+
+def test_patchgan_receptive_field_and_scaling():
+    assert patchgan_receptive_field(3) == 70  # the paper's 70x70 PatchGAN
+    assert [patchgan_receptive_field(n) for n in (1, 2)] == [16, 34]
+    assert patchgan_layers_for(256) == 3 and patchgan_layers_for(128) == 2 and patchgan_layers_for(32) == 1
+    model = ganzoo.create("pix2pix", image_shape=(256, 256, 3), base_filters=2, d_base_filters=2)
+    assert model.discriminator.output_shape == (None, 32, 32, 1)  # 256 / 2**3 patches per side
+    assert model.generator.count_params() > 0 and model.size_multiple == 256
+
+
+def test_models_refuse_latent_sampling_and_bad_inputs():
+    model = tiny("pix2pix")
+    with pytest.raises(TypeError, match="translate"):
+        model.generate(4)
+    with pytest.raises(ValueError, match="pairs"):
+        model.unpack_batch(tf.zeros((2, 16, 16, 3)))
+    with pytest.raises(ValueError, match="augment"):
+        tiny("pix2pix", augment="diffaugment")
+    # translate pads any size to the U-Net's multiple and converts channels
+    out = model.translate(np.zeros((10, 13, 3), np.uint8))
+    assert out.shape == (1, 10, 13, 3) and out.dtype == np.uint8
+
+
+def test_srgan_content_extractors_are_pluggable():
+    from ganzoo.architectures import srgan
+
+    calls = []
+
+    @srgan.register_content_extractor("halves")
+    def halves(model):
+        calls.append(model)
+        return lambda images: images[:, ::2, ::2]
+
+    try:
+        model = tiny("srgan", content_loss="halves")
+        model.compile(phase="adversarial")
+        assert calls == [model]
+        history = model.fit(pairs_for(model), epochs=1, verbose=0)
+        assert np.isfinite(history.history["content"][-1])
+    finally:
+        del srgan.CONTENT_EXTRACTORS["halves"]
+    with pytest.raises(KeyError, match="vgg19"):
+        tiny("srgan", content_loss="vgg")
+    # VGG19 without weights to hand explains what to do (the weights path does not exist)
+    with pytest.raises(RuntimeError, match="content_loss='discriminator'"):
+        tiny("srgan", content_loss="vgg19", vgg_weights="/nonexistent/vgg19.h5").compile(phase="adversarial")
