@@ -338,8 +338,18 @@ def describe(strategy=None) -> dict[str, Any]:
     strategy = strategy or tf.distribute.get_strategy()
     info = cluster_info()
     return {
-        "strategy": type(strategy).__name__,
+        "strategy": _public_name(strategy),
         "replicas": num_replicas(strategy),
         "workers": info.num_workers if info else 1,
         "worker_index": info.index if info else 0,
     }
+
+
+def _public_name(strategy) -> str:
+    """The ``tf.distribute`` name a user knows (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
+    import tensorflow as tf
+
+    for name in ("MirroredStrategy", "MultiWorkerMirroredStrategy", "TPUStrategy", "OneDeviceStrategy"):
+        if type(strategy) is getattr(tf.distribute, name, None):
+            return name
+    return type(strategy).__name__

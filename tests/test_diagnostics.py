@@ -58,14 +58,15 @@ def adam(lr, beta_1=0.5):
 
 # ------------------------------------------------------------------------------- real runs
 def test_mode_collapse_fires_when_the_generator_outruns_the_discriminator(capsys):
-    """G at 10x D's learning rate (1e-3 vs 1e-4, non-saturating): the generator hops between 1-2 modes.
+    """G at 20x D's learning rate (2e-3 vs 1e-4, non-saturating): the generator sits on 1-2 modes.
 
-    Measured (seed 0, diversity every 200 steps): diversity 0.09x, 0.18x the real data's and
-    1.96 effective modes at step 400, where it fires. (The lead's config, both lrs 1e-3, covered
-    all 8 modes at seed 0 and collapsed only transiently at seed 1, so it is not used here.)
+    Measured (seed 0, diversity every 200 steps): diversity 0.115x, 0.125x the real data's and
+    1.24, 1.0 effective modes at steps 200 and 400, where it fires. At 10x (1e-3 vs 1e-4) seed 0
+    was borderline (0.09x, 0.36x, 0.25x; 6.6, 2.7, 1.4 modes) and fired only at seed 1, so the
+    test uses the clearer setting. (Both lrs 1e-3 covered all 8 modes at seed 0.)
     """
     monitor = GANMonitor(reference=ring_reference(), modes="ring8", stop_on={"mode_collapse"})
-    model, _, caught = ring_run(monitor, epochs=8, g_opt=adam(1e-3), d_opt=adam(1e-4))
+    model, _, caught = ring_run(monitor, epochs=8, g_opt=adam(2e-3), d_opt=adam(1e-4))
     assert failures(monitor)[0] == "mode_collapse", monitor.events
     event = monitor.events[0]
     assert event["step"] <= 600 and model.stop_training and monitor.step < 8 * 78

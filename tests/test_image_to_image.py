@@ -221,7 +221,7 @@ def test_image_pool_returns_history_and_keeps_its_size():
     assert int(pool.count.numpy()) == 3
     second = np.arange(10, 13, dtype="float32").reshape(3, 1, 1, 1)
     # swap draws < 0.5 -> swap. The first image fills the last free slot; the other two swap.
-    out = pool.query(second, np.array([0.9, 0.1, 0.1], "float32"), np.array([0.4, 0.3, 0.2, 0.1], "float32"))
+    out = np.asarray(pool.query(second, np.array([0.9, 0.1, 0.1], "float32"), np.array([0.4, 0.3, 0.2, 0.1], "float32")))
     assert int(pool.count.numpy()) == 4
     assert out[0, 0, 0, 0] == 10  # filled, returned as is
     stored_before = {0.0, 1.0, 2.0, 10.0}

@@ -198,7 +198,8 @@ def test_noise_modes_and_call(trained):
     np.testing.assert_allclose(model(z).numpy(), model.generate(3, seed=7, raw=True), atol=1e-6)  # call = const noise
     random_a = model.generate(3, seed=7, noise_mode="random", raw=True)
     np.testing.assert_array_equal(random_a, model.generate(3, seed=7, noise_mode="random", raw=True))
-    np.testing.assert_allclose(model.generate(3, seed=7, noise_mode="random", raw=True, batch_size=2), random_a, atol=1e-6)
+    # Another batch split gives the same noise per sample; float32 kernels may differ by ~1e-6 per batch size.
+    np.testing.assert_allclose(model.generate(3, seed=7, noise_mode="random", raw=True, batch_size=2), random_a, atol=1e-5)
     # Explicit noise inputs: the random mode is the documented numpy recipe.
     feed = {"z": z, **dict(zip(model.noise_names, noise_maps(3, model.noise_resolutions, 7)))}
     np.testing.assert_allclose(model(feed).numpy(), random_a, atol=1e-6)

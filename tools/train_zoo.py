@@ -58,7 +58,7 @@ RECIPES: dict[str, dict] = {
     "vanilla_gan-ring8": dict(
         config=TrainConfig(
             architecture="vanilla_gan", data="ring8", epochs=30, batch_size=256, seed=0, loss="least_squares",
-            g_learning_rate=2e-4, d_learning_rate=2e-4,
+            g_learning_rate=1e-3, d_learning_rate=1e-3,
             model=dict(latent_dim=16, hidden_units=(128, 128, 128)),
         ),
         description="The original MLP GAN on 8 Gaussians on a ring (radius 2, std 0.02): the mode-collapse benchmark.",

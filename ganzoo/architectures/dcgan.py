@@ -60,8 +60,11 @@ def conv_features(image, base_filters: int, norm: str, spectral_norm: bool, mini
     _, doublings = upsampling_plan(image.shape[1])
     x = image
     for i in range(doublings):
-        x = maybe_spectral(keras.layers.Conv2D(base_filters * 2**i, 4, strides=2, padding="same"), spectral_norm)(x)
         layer = normalization(norm) if i > 0 else None  # no normalization on D's input layer (Radford et al.)
+        # A bias before BatchNorm is cancelled by it: its gradient is float noise that Adam amplifies.
+        use_bias = not isinstance(layer, keras.layers.BatchNormalization)
+        conv = keras.layers.Conv2D(base_filters * 2**i, 4, strides=2, padding="same", use_bias=use_bias)
+        x = maybe_spectral(conv, spectral_norm)(x)
         if layer is not None:
             x = layer(x)
         x = keras.layers.LeakyReLU(0.2)(x)
