@@ -138,14 +138,23 @@ def _cell(value) -> str:
 
 
 def _configure_sample(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="pretrained model name (see `ganzoo list`)")
+    p.add_argument("name", help="pretrained model name (see `ganzoo list`) or a .keras file")
     p.add_argument("-n", type=int, default=64, help="number of samples")
     p.add_argument("-o", "--output", default="samples.png", help="PNG file to write")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, default=None, help="class for conditional models (default: cycle through all)")
     p.add_argument("--backend", choices=("onnx", "keras"), default="onnx",
-                   help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model")
+                   help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model "
+                        "(used for .keras files and style-based models)")
+    p.add_argument("--truncation", type=float, default=None,
+                   help="truncation psi of style-based models: 1 = none, 0 = the average image")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"), default=None,
+                   help="noise inputs of style-based models (default const)")
     p.add_argument("--columns", type=int, default=None)
+
+
+def _is_keras_file(name: str) -> bool:
+    return name.endswith(".keras") or os.path.isfile(name)
 
 
 @command("sample", _configure_sample)
@@ -156,16 +165,26 @@ def _sample(args: argparse.Namespace) -> int:
     from ganzoo import zoo
     from ganzoo.sampling import save_grid
 
-    if args.backend == "onnx":
-        from ganzoo.runtime import OnnxGenerator
+    style = not _is_keras_file(args.name) and zoo.info(args.name).get("architecture") in STYLE_ARCHITECTURES
+    from ganzoo.runtime import OnnxGenerator
 
+    if args.backend == "onnx" and not style and not _is_keras_file(args.name) and args.truncation is None:
         generator = OnnxGenerator(zoo.path(args.name))
     else:
-        generator = zoo.load(args.name)
+        from ganzoo.latent_tools import is_style_model, load_model
+
+        generator = load_model(args.name)
+    style_options = {}
+    if not isinstance(generator, OnnxGenerator) and is_style_model(generator):
+        style_options = {"truncation_psi": 1.0 if args.truncation is None else args.truncation,
+                         "noise_mode": args.noise_mode or "const"}
+    elif args.truncation is not None or args.noise_mode is not None:
+        raise ValueError(f"{args.name} is not a style-based model: --truncation and --noise-mode need a mapping "
+                         f"network and noise inputs ({', '.join(STYLE_ARCHITECTURES)}).")
     labels = None
     if generator.num_classes is not None:
         labels = args.label if args.label is not None else np.arange(args.n) % generator.num_classes
-    images = generator.generate(args.n, seed=args.seed, labels=labels)
+    images = generator.generate(args.n, seed=args.seed, labels=labels, **style_options)
     if images.ndim == 2:
         from ganzoo.callbacks import plot_points
 
@@ -175,6 +194,99 @@ def _sample(args: argparse.Namespace) -> int:
         save_grid(images, args.output, columns=columns)
     print(f"Wrote {args.n} samples of {args.name} to {args.output}")
     return 0
+
+
+STYLE_ARCHITECTURES = ("stylegan",)
+
+
+def _configure_image_to_image(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name, a .keras file or an export folder")
+    p.add_argument("input", help="image file (PNG/JPEG), any size")
+    p.add_argument("-o", "--output", required=True, help="PNG file to write")
+    p.add_argument("--backend", choices=("keras", "onnx"), default="keras",
+                   help="onnx: the entry's ONNX export through onnxruntime")
+
+
+def _configure_translate(p: argparse.ArgumentParser) -> None:
+    _configure_image_to_image(p)
+    p.add_argument("--direction", default=None, help="cyclegan: a2b (default) or b2a")
+
+
+@command("translate", _configure_translate)
+def _translate(args: argparse.Namespace) -> int:
+    """Translate an image with an image-to-image model (pix2pix, cyclegan)."""
+    from ganzoo.image_tasks import translate_file
+
+    path = translate_file(args.name, args.input, args.output, direction=args.direction, backend=args.backend)
+    print(f"Wrote {path}")
+    return 0
+
+
+def _configure_upscale(p: argparse.ArgumentParser) -> None:
+    _configure_image_to_image(p)
+    p.add_argument("--tile", type=int, default=128, help="low-resolution tile size (0: the whole image at once)")
+
+
+@command("upscale", _configure_upscale)
+def _upscale(args: argparse.Namespace) -> int:
+    """Upscale an image with a super-resolution model (srgan), tile by tile."""
+    from ganzoo.image_tasks import upscale_file
+
+    path = upscale_file(args.name, args.input, args.output, tile=args.tile or None, backend=args.backend)
+    print(f"Wrote {path}")
+    return 0
+
+
+def _configure_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name, a .keras file, or a run folder holding model.keras")
+    p.add_argument("--data", default=None, help="real data spec (default: the zoo card's or the run's data)")
+    p.add_argument("--metrics", default="fid,kid,pr,dc", help="comma-separated: fid, kid, pr, dc, is")
+    p.add_argument("--split", default="train", help="real split to compare with")
+    p.add_argument("-n", type=int, default=None, help="generated samples (default: as many as real ones, up to 10,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write the full result as JSON here")
+
+
+@command("eval", _configure_eval)
+def _eval(args: argparse.Namespace) -> int:
+    """Measure a generator's quality (FID, KID, precision/recall, ...) with the protocol stated."""
+    import json
+    from pathlib import Path
+
+    from ganzoo import zoo
+    from ganzoo.evaluation import evaluate_model
+    from ganzoo.latent_tools import load_model
+
+    data, target = args.data, args.name
+    run = Path(args.name)
+    if run.is_dir():
+        target = str(run / "model.keras")
+        if data is None and (run / "config.json").exists():
+            data = json.loads((run / "config.json").read_text())["config"]["data"]
+    elif data is None and not _is_keras_file(args.name):
+        data = zoo.info(args.name).get("data", {}).get("spec")
+    if data is None:
+        raise ValueError(f"cannot tell which data {args.name} was trained on: pass --data SPEC.")
+    model = load_model(target)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = evaluate_model(model, data, metrics=metrics, n_fake=args.n, split=args.split, seed=args.seed)
+    rows = [(key, _cell(value)) for key, value in result.items() if not isinstance(value, (dict, list))]
+    print(_table(["metric", "value"], rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=float))
+        print(f"Wrote {args.json}")
+    return 0
+
+
+def _register_latent_commands() -> None:
+    """``interpolate``, ``mix`` and ``project`` live with the latent-space tools they drive."""
+    from ganzoo import latent_tools
+
+    for name, (configure, run) in latent_tools.CLI_COMMANDS.items():
+        command(name, configure)(run)
+
+
+_register_latent_commands()
 
 
 def _configure_export(p: argparse.ArgumentParser) -> None:

@@ -11,8 +11,8 @@
 Style mixing and truncation need a style-based model (``ganzoo.create("stylegan", ...)``);
 interpolation in Z and projection in Z work for any unconditional image GAN.
 
-The ``ganzoo`` CLI subcommands ``sample`` (with ``--truncation``), ``interpolate``, ``mix`` and
-``project`` are defined at the bottom (:data:`CLI_COMMANDS`). TensorFlow is imported only by the
+The ``ganzoo`` CLI subcommands ``interpolate``, ``mix`` and ``project`` are defined at the bottom
+(:data:`CLI_COMMANDS`; ``ganzoo sample --truncation`` is in :mod:`ganzoo.cli`). TensorFlow is imported only by the
 functions that need it.
 """
 
@@ -54,7 +54,8 @@ def slerp(a, b, t, epsilon: float = 1e-7):
     return out.astype(np.float32)
 
 
-def _is_style_model(model) -> bool:
+def is_style_model(model) -> bool:
+    """A style-based generator: a mapping network to W and a synthesis network fed per-layer styles."""
     return hasattr(model, "mapping_ws") and hasattr(model, "synthesize")
 
 
@@ -86,7 +87,7 @@ def interpolate(model, seeds: Sequence[int] = (0, 1), steps: int = 16, space: st
         raise ValueError("interpolate needs at least two seeds and two steps.")
     if space not in ("w", "z"):
         raise ValueError(f"space must be 'w' or 'z', got {space!r}.")
-    style = _is_style_model(model)
+    style = is_style_model(model)
     if space == "w" and not style:
         raise ValueError(f"{type(model).__name__} has no W space: use space='z'.")
     if truncation_psi != 1.0 and not style:
@@ -127,7 +128,7 @@ def save_animation(frames: np.ndarray, path, fps: int = 12, upscale: int | None 
 
 # ------------------------------------------------------------------ style mixing & truncation
 def _require_style(model, what: str) -> None:
-    if not _is_style_model(model):
+    if not is_style_model(model):
         raise ValueError(f"{what} needs a style-based model (mapping + synthesis networks), not {type(model).__name__}.")
 
 
@@ -271,7 +272,7 @@ def project(model, image, steps: int = 300, learning_rate: float = 0.1, w_plus: 
     if steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}.")
     target = tf.constant(_target(model, image))
-    style = _is_style_model(model)
+    style = is_style_model(model)
     rng = np.random.default_rng(seed)
 
     def distance(x):
@@ -360,38 +361,12 @@ def load_model(name_or_path: str):
     """A zoo model by name, or a ``.keras`` file."""
     path = Path(name_or_path)
     if name_or_path.endswith(".keras") or path.is_file():
-        import keras
+        from ganzoo.checks import load_model as load_checked
 
-        import ganzoo.architectures  # noqa: F401  (registers the classes)
-
-        return keras.saving.load_model(path)
+        return load_checked(path)  # safe mode, with clear errors for a wrong or broken file
     from ganzoo import zoo
 
     return zoo.load(name_or_path)
-
-
-def configure_sample(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="zoo model name or .keras file")
-    p.add_argument("-n", type=int, default=64, help="number of samples")
-    p.add_argument("-o", "--output", default="samples.png")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float, default=1.0, help="truncation psi (style models): 1 = none, 0 = average")
-    p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const")
-    p.add_argument("--columns", type=int, default=None)
-
-
-def run_sample(args: argparse.Namespace) -> int:
-    """Write a PNG grid of samples (``--truncation`` for style-based models)."""
-    model = load_model(args.name)
-    if _is_style_model(model):
-        images = model.generate(args.n, seed=args.seed, truncation_psi=args.truncation, noise_mode=args.noise_mode)
-    else:
-        if args.truncation != 1.0:
-            raise ValueError(f"{args.name} is not a style-based model: --truncation needs a mapping network.")
-        images = model.generate(args.n, seed=args.seed)
-    save_grid(images, args.output, columns=args.columns)
-    print(f"Wrote {args.n} samples of {args.name} (truncation {args.truncation}) to {args.output}")
-    return 0
 
 
 def configure_interpolate(p: argparse.ArgumentParser) -> None:
@@ -407,7 +382,7 @@ def configure_interpolate(p: argparse.ArgumentParser) -> None:
 def run_interpolate(args: argparse.Namespace) -> int:
     """Write a latent walk as an animated GIF or a PNG strip."""
     model = load_model(args.name)
-    space = args.space or ("w" if _is_style_model(model) else "z")
+    space = args.space or ("w" if is_style_model(model) else "z")
     frames = interpolate(model, args.seeds, args.steps, space, args.truncation)
     save_animation(frames, args.output, fps=args.fps)
     print(f"Wrote {len(frames)} frames ({space} space) to {args.output}")
@@ -462,7 +437,6 @@ def run_project(args: argparse.Namespace) -> int:
 
 # name -> (configure(parser), run(args) -> exit code), the shape of ganzoo.cli.COMMANDS
 CLI_COMMANDS = {
-    "sample": (configure_sample, run_sample),
     "interpolate": (configure_interpolate, run_interpolate),
     "mix": (configure_mix, run_mix),
     "project": (configure_project, run_project),

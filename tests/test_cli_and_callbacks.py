@@ -26,6 +26,12 @@ def test_train_command_writes_a_complete_run(tmp_path, capsys):
     assert not (out / "backup").exists()  # removed by BackupAndRestore after a finished run
     lines = (out / "history.csv").read_text().splitlines()
     assert len(lines) == 3 and "d_loss" in lines[0]
+    # `ganzoo eval RUN` reads the data spec from the run and states its protocol.
+    capsys.readouterr()
+    assert cli.main(["eval", str(out), "-n", "500", "--json", str(tmp_path / "eval.json")]) == 0
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["data"] == "ring8" and result["n_fake"] == 500 and 0 <= result["modes_covered"] <= 8
+    assert "modes_covered" in capsys.readouterr().out
 
 
 def test_train_command_reports_user_errors_without_a_traceback(tmp_path, capsys):

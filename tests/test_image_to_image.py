@@ -107,6 +107,14 @@ def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
     via_onnx = np.asarray(Image.open(tmp_path / "onnx.png")).astype(int)
     assert via_keras.shape[:2] == (13 * model.output_scale, 19 * model.output_scale)
     assert np.abs(via_keras - via_onnx).max() <= 1
+    # `ganzoo translate` / `ganzoo upscale` run these helpers: the same image.
+    from ganzoo import cli
+
+    command = "upscale" if name == "srgan" else "translate"
+    extra = ["--tile", "0"] if name == "srgan" else []
+    out_png = tmp_path / "cli.png"
+    assert cli.main([command, str(out), str(tmp_path / "in.png"), "-o", str(out_png), "--backend", "onnx", *extra]) == 0
+    np.testing.assert_array_equal(np.asarray(Image.open(out_png)).astype(int), via_onnx)
 
 
 def test_srgan_tiled_upscaling_equals_whole_image_pass():

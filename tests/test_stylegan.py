@@ -261,7 +261,9 @@ def test_cli_commands_write_their_files(trained, tmp_path):
         configure(parser)
         return command(parser.parse_args([*argv]))
 
-    assert run("sample", path, "-n", "4", "--truncation", "0.7", "-o", str(tmp_path / "s.png")) == 0
+    from ganzoo.cli import main
+
+    assert main(["sample", path, "-n", "4", "--truncation", "0.7", "-o", str(tmp_path / "s.png")]) == 0
     assert run("interpolate", path, "--steps", "3", "-o", str(tmp_path / "walk.gif")) == 0
     assert run("interpolate", path, "--steps", "3", "--space", "z", "-o", str(tmp_path / "walk.png")) == 0
     assert run("mix", path, "--rows", "1", "2", "--cols", "3", "-o", str(tmp_path / "mix.png")) == 0
