@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {
     "GAN": ("ganzoo.base", "GAN"),
-    "load_model": ("ganzoo.base", "load_model"),
+    "load_model": ("ganzoo.checks", "load_model"),
     "create": ("ganzoo.registry", "create"),
     "list_architectures": ("ganzoo.registry", "list_architectures"),
     "register_architecture": ("ganzoo.registry", "register_architecture"),

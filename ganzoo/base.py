@@ -66,6 +66,7 @@ class GAN(keras.Model):
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
     requires_labels = False  # class-conditional architectures train on (images, labels)
+    requires_pairs = False  # image-to-image architectures train on (source, target) pairs
     default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
     image_shape: tuple[int, ...]
 
@@ -137,6 +138,16 @@ class GAN(keras.Model):
         # built now, which also lets fit() skip its symbolic build (needed under
         # MultiWorkerMirroredStrategy, see docs/DISTRIBUTED.md).
         self.built = True
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``; a ``tf.data.Dataset`` is checked first (empty, wrong shape, dtype or labels)."""
+        model = None if self.requires_pairs else self  # pair models check their (source, target) batches themselves
+        if isinstance(x, tf.data.Dataset):
+            checks.check_dataset(x, model, what="the training dataset")
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, tf.data.Dataset):
+            checks.check_dataset(validation, model, what="validation_data")
+        return super().fit(x, *args, **kwargs)
 
     # ----------------------------------------------------------------- networks
     def build_generator(self) -> keras.Model:
@@ -393,7 +404,10 @@ class GAN(keras.Model):
         norm = tf.linalg.global_norm([g for g in grads if g is not None]) * float(_num_replicas())
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             norm = norm / ops.cast(optimizer.dynamic_scale, norm.dtype)
-        optimizer.apply(grads, variables)
+        # The whole update (the iteration counter too) waits for the gradients, and so for the
+        # batch's value checks (ganzoo.checks): a bad batch leaves the optimizer untouched.
+        with tf.control_dependencies([g for g in grads if g is not None]):
+            optimizer.apply(grads, variables)
         return norm
 
     @staticmethod
@@ -475,14 +489,6 @@ def _num_replicas() -> int:
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
-
-def load_model(path, safe_mode: bool = True) -> GAN:
-    """``keras.saving.load_model`` for ganzoo models (safe mode: no code is executed from the file)."""
-    model = keras.saving.load_model(path, safe_mode=safe_mode)
-    if not isinstance(model, GAN):
-        raise TypeError(f"{path} holds a {type(model).__name__}, not a ganzoo GAN.")
-    return model
 
 
 # Whoever has the base class has every built-in architecture registered with Keras, so

@@ -206,18 +206,6 @@ def check_generate_arguments(n, seed, batch_size) -> None:
         raise InputError(f"seed must be a non-negative integer or None, got {seed!r}.")
 
 
-def check_latents(model, z) -> np.ndarray:
-    """Latent vectors for ``model``: float (n, latent_dim), finite."""
-    z = np.asarray(z)
-    if not np.issubdtype(z.dtype, np.floating):
-        raise InputError(f"{model_name(model)}: z has dtype {z.dtype}; expected float32 latent vectors.")
-    if z.ndim != 2 or z.shape[1] != model.latent_dim:
-        raise InputError(f"{model_name(model)}: z must have shape (n, {model.latent_dim}), got {z.shape}.")
-    if not np.all(np.isfinite(z)):
-        raise InputError(f"{model_name(model)}: z contains NaN or infinite values.")
-    return z.astype(np.float32)
-
-
 # -------------------------------------------------------------------------------- files
 def check_readable(path, kinds: str = "file") -> Path:
     path = Path(path)

@@ -154,6 +154,9 @@ def verify_parity(
     if not batch_sizes or min(batch_sizes) < 1:
         raise ValueError(f"batch_sizes must be positive integers, got {batch_sizes!r}.")
 
+    from ganzoo.checks import check_export
+
+    check_export(export_dir, model)  # an export of another architecture or shape: a clear ModelFileError
     generator = model.inference_generator
     runners = {"onnx": _onnx_runner, "savedmodel": _savedmodel_runner}
     run = {fmt: runners[fmt](export_dir / _artifact_name(fmt), model) for fmt in formats}
@@ -237,13 +240,9 @@ def _resolve_model(model_or_path):
             )
         if not path.is_file():
             raise FileNotFoundError(f"No such .keras file: {path}")
-        import keras
+        from ganzoo.checks import load_model
 
-        import ganzoo.architectures  # noqa: F401  (registers the classes load_model needs)
-
-        model = keras.saving.load_model(path, compile=False)
-        if not isinstance(model, GAN):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a ganzoo GAN model.")
+        model = load_model(path, compile=False)  # safe mode; a broken or non-GAN file is a ModelFileError
         return model, {"path": str(path), "sha256": sha256_file(path)}
     raise TypeError(
         f"Expected a ganzoo GAN model or the path of a .keras file, got {type(model_or_path).__module__}."

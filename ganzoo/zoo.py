@@ -661,6 +661,10 @@ def write_card(folder: str | os.PathLike, *, model=None, **fields) -> dict[str, 
     byte_sizes = {relative: (folder / relative).stat().st_size for relative in files}
     sizes = {"bytes": byte_sizes, "total_bytes": sum(byte_sizes.values())}
     if model is not None:
+        from ganzoo.checks import lambda_layers
+
+        if lambda_layers(model):  # a Lambda layer is Python code: safe-mode loading would refuse it
+            raise ValueError(f"zoo models must not contain Lambda layers; {name} has {', '.join(lambda_layers(model))}.")
         sizes["parameters"] = _parameter_counts(model)
     sizes.update(fields.get("sizes") or {})
     fields["sizes"] = sizes

@@ -14,6 +14,7 @@ import tensorflow as tf
 from conftest import small_model
 
 import ganzoo
+from ganzoo.checks import ModelFileError
 from ganzoo.export import ExportError, export, verify_parity
 from ganzoo.registry import architecture_class
 from ganzoo.sampling import latent_vectors
@@ -286,7 +287,7 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         export(plain, out)
     plain_path = tmp_path / "plain.keras"
     plain.save(plain_path)
-    with pytest.raises(TypeError, match="not a ganzoo GAN"):
+    with pytest.raises(ModelFileError, match="not a ganzoo GAN"):
         export(plain_path, out)
     (tmp_path / "file").write_text("x")
     with pytest.raises(FileExistsError, match="not a directory"):

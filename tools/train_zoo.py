@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ganzoo import evaluation, zoo
 from ganzoo import metrics as metrics_lib
-from ganzoo.base import load_model
+from ganzoo.checks import load_model
 from ganzoo.callbacks import default_labels, plot_points
 from ganzoo.data import mixture_modes
 from ganzoo.export import export
