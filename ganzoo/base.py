@@ -278,7 +278,8 @@ class GAN(keras.Model):
         for name, value in values.items():
             if name not in self._trackers:
                 self._trackers[name] = distribute.new_metric(name, self.distribute_strategy)
-            self._trackers[name].update_state(value)
+            value, weight = value if isinstance(value, tuple) else (value, None)  # (value, weight) pairs
+            self._trackers[name].update_state(value, sample_weight=weight)
         return {name: distribute.log_value(tracker.result()) for name, tracker in self._trackers.items()}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -389,13 +390,15 @@ class GAN(keras.Model):
         g_grad_norm = self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
         return {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
 
-    def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> tf.Tensor:
+    def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> tuple[tf.Tensor, Any]:
         """Backpropagate ``loss`` into ``network`` with loss scaling and cross-replica averaging.
 
         Losses are means over this replica's batch; dividing by the number of
         replicas makes the summed gradients those of the mean over the global batch.
-        Returns the global norm of this replica's unscaled gradient of ``loss``, the
-        signal the diagnostics use to spot vanishing or exploding gradients.
+        Returns the global norm of this replica's unscaled gradient of ``loss`` (the signal
+        the diagnostics use to spot vanishing or exploding gradients) as a ``(norm, weight)``
+        pair for :meth:`record`: a float16 step whose scaled gradients overflow is skipped by
+        the ``LossScaleOptimizer`` (which lowers its scale) and weighs 0 in the logged mean.
         """
         with tape:  # resume recording: the scaling is part of the differentiated graph
             scaled_loss = optimizer.scale_loss(loss / _num_replicas())
@@ -408,7 +411,10 @@ class GAN(keras.Model):
         # batch's value checks (ganzoo.checks): a bad batch leaves the optimizer untouched.
         with tf.control_dependencies([g for g in grads if g is not None]):
             optimizer.apply(grads, variables)
-        return norm
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            applied = ops.isfinite(norm)
+            return ops.where(applied, norm, 0.0), ops.cast(applied, "float32")
+        return norm, 1.0
 
     @staticmethod
     def discriminator_stats(real_logits, fake_logits) -> dict[str, tf.Tensor]:

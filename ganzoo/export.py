@@ -93,6 +93,10 @@ def export(
     out_dir = Path(out_dir)
     _check_out_dir(out_dir, overwrite)
     model, source = _resolve_model(model_or_path)
+    if model.dtype_policy.name != "float32":  # exports are always float32: the same weights, no round-off
+        from ganzoo.distribute import float32_copy
+
+        model = float32_copy(model)
 
     import tensorflow as tf
 
