@@ -330,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command][1](args)
-    except (ValueError, KeyError, FileNotFoundError, FloatingPointError) as error:  # user errors: a message, not a traceback
+    except (ValueError, KeyError, OSError, FloatingPointError) as error:  # user errors: a message, not a traceback
         print(f"ganzoo {args.command}: error: {error}", file=sys.stderr)
         return 2
 
