@@ -35,7 +35,6 @@ and ``EarlyStopping(monitor="kid")`` can use them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -47,6 +46,7 @@ import keras
 import numpy as np
 
 from ganzoo import metrics as metrics_lib
+from ganzoo.files import sha256_file
 
 __all__ = [
     "DIGITS_CLASSIFIER",
@@ -80,14 +80,6 @@ def exported_dir() -> Path:
     return Path(ganzoo.__file__).resolve().parent.parent / "exported"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 256) -> metrics_lib.ClassifierFeatures:
     """The shipped digits classifier as a feature extractor (128-d ``features`` + class probabilities).
 
@@ -103,7 +95,7 @@ def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 2
             "(about a minute on a CPU), or pass extractor= explicitly (e.g. "
             "ganzoo.metrics.ClassifierFeatures(your_classifier))."
         )
-    digest = _sha256(file)
+    digest = sha256_file(file)
     card_file = file.parent / "card.json"
     if path is None and card_file.is_file():
         card = json.loads(card_file.read_text())

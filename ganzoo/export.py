@@ -39,6 +39,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from ganzoo.files import sha256_file
 from ganzoo.sampling import latent_vectors
 
 FORMATS = ("savedmodel", "onnx")
@@ -206,14 +207,6 @@ def input_specs(model) -> list:
     if model.is_conditional:
         specs.append(tf.TensorSpec((None,), tf.int32, name="label"))
     return specs
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sha256_tree(directory: str | os.PathLike) -> tuple[str, dict[str, str]]:

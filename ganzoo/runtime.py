@@ -12,7 +12,6 @@ so a seed gives the same samples here as in Keras.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import onnxruntime as ort
 
+from ganzoo.files import sha256_file
 from ganzoo.sampling import check_labels, latent_vectors, to_uint8
 
 ONNX_FILENAME = "generator.onnx"
@@ -54,7 +54,7 @@ class OnnxGenerator:
         onnx_info = self.manifest.get("artifacts", {}).get("onnx")
         if onnx_info is None:
             raise ValueError(f"{manifest_path} describes no ONNX artifact (formats: {self.manifest.get('formats')}).")
-        if check_hash and onnx_info.get("sha256") and _sha256(self.path) != onnx_info["sha256"]:
+        if check_hash and onnx_info.get("sha256") and sha256_file(self.path) != onnx_info["sha256"]:
             raise ValueError(f"{self.path} does not match the sha256 recorded in {manifest_path}: wrong or modified file.")
         self.latent_dim = int(self.manifest["latent_dim"])
         self.num_classes = None if self.manifest.get("num_classes") is None else int(self.manifest["num_classes"])
@@ -182,14 +182,6 @@ def _locate(path: Path) -> tuple[Path, Path]:
     if not manifest.is_file():
         raise FileNotFoundError(f"No {MANIFEST_FILENAME} next to {onnx_path}: it describes the inputs and shapes.")
     return onnx_path, manifest
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -55,6 +55,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from ganzoo.files import CHUNK, sha256_file
 from ganzoo.registry import unknown_name_error
 
 __all__ = [
@@ -100,7 +101,6 @@ _DOCUMENTED_FIELDS = ("architecture", "config", "data", "training", "metrics", "
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _URL_SCHEMES = ("http", "https", "file")
-_CHUNK = 1 << 20
 DEFAULT_TIMEOUT_S = 60.0
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
@@ -212,14 +212,6 @@ def info(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------ verification
-def sha256_file(file: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _relative_files(folder: Path) -> Iterator[str]:
     """Every file below ``folder`` except the card, as POSIX relative paths; links are refused."""
     for dirpath, dirnames, filenames in os.walk(folder):
@@ -494,7 +486,7 @@ def _download(url: str, destination: Path, sha256: str, desc: str | None = None)
                     length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
                     expected_length = int(length) if length and length.isdigit() else None
                     with _progress(expected_length, desc) as bar:
-                        for chunk in iter(lambda: response.read(_CHUNK), b""):
+                        for chunk in iter(lambda: response.read(CHUNK), b""):
                             handle.write(chunk)
                             digest.update(chunk)
                             received += len(chunk)

@@ -9,6 +9,7 @@ from conftest import small_model
 
 import ganzoo
 from ganzoo import evaluation
+from ganzoo.files import sha256_file
 
 FAST = dict(kid_subsets=10, kid_subset_size=200)  # KID's protocol fields still report what was used
 PROTOCOL = ("extractor", "n_real", "n_fake", "split", "seed", "data")
@@ -44,7 +45,7 @@ def test_shipped_digits_classifier_and_its_card():
     card = json.loads((folder / "card.json").read_text())
     model_file = folder / "model.keras"
     assert model_file.stat().st_size < 1_000_000
-    digest = evaluation._sha256(model_file)
+    digest = sha256_file(model_file)
     assert card["sha256"] == card["files"]["model.keras"] == digest
     assert card["test_accuracy"] >= 0.95 and card["purpose"].startswith("feature extractor")
     for field in ("name", "data", "command", "date", "versions"):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -33,14 +32,6 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 PURPOSE = "feature extractor for FID/KID and class accuracy of digits models"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_split(split: str, image_size: int):
@@ -69,6 +60,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import ganzoo
     from ganzoo import metrics
+    from ganzoo.files import sha256_file
 
     tf.config.experimental.enable_op_determinism()
     start = time.time()
