@@ -66,7 +66,9 @@ class GAN(keras.Model):
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
     requires_labels = False  # class-conditional architectures train on (images, labels)
-    requires_pairs = False  # image-to-image architectures train on (source, target) pairs
+    # What fit() data yields: "images" (images, or (images, labels)), "pairs" ((source, target),
+    # image-to-image and super-resolution) or "unpaired" ((a, b) of two domains).
+    data_kind = "images"
     default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
     image_shape: tuple[int, ...]
 
@@ -141,7 +143,7 @@ class GAN(keras.Model):
 
     def fit(self, x=None, *args, **kwargs):
         """``keras.Model.fit``; a ``tf.data.Dataset`` is checked first (empty, wrong shape, dtype or labels)."""
-        model = None if self.requires_pairs else self  # pair models check their (source, target) batches themselves
+        model = self if self.data_kind == "images" else None  # image-to-image models check their own batches
         if isinstance(x, tf.data.Dataset):
             checks.check_dataset(x, model, what="the training dataset")
         validation = kwargs.get("validation_data")

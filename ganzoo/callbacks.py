@@ -115,6 +115,30 @@ class SampleGrid(keras.callbacks.Callback):
         self._writer.flush()
 
 
+class TranslationPanels(keras.callbacks.Callback):
+    """The :class:`SampleGrid` of image-to-image models: ``input | output | target`` rows of fixed inputs.
+
+    Writes ``out_dir/epoch_XXX.png`` every ``every`` epochs (and after the last), translating the same
+    held-out ``sources`` each time with ``model.translate`` (the EMA generator when enabled).
+    """
+
+    def __init__(self, out_dir: str | Path, sources: np.ndarray, targets: np.ndarray, every: int = 1):
+        super().__init__()
+        if every < 1:
+            raise ValueError(f"every must be >= 1, got {every}.")
+        if len(sources) != len(targets) or len(sources) == 0:
+            raise ValueError(f"need as many sources as targets (at least one), got {len(sources)} and {len(targets)}.")
+        self.out_dir, self.sources, self.targets, self.every = Path(out_dir), sources, targets, int(every)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        last = epoch + 1 == (self.params or {}).get("epochs")
+        if (epoch + 1) % self.every == 0 or last:
+            from ganzoo.image_tasks import save_panel
+
+            outputs = self.model.translate(self.sources, raw=True)
+            save_panel([self.sources, outputs, self.targets], self.out_dir / f"epoch_{epoch + 1:03d}.png")
+
+
 class LossCurves(keras.callbacks.Callback):
     """Plot the epoch logs (losses, discriminator outputs) to a PNG when training ends."""
 

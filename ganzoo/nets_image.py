@@ -441,7 +441,7 @@ class ImageToImageGAN(GAN):
     """
 
     requires_labels = False
-    requires_pairs = True  # fit() data: (source, target)
+    data_kind = "pairs"  # fit() data: (source, target)
     source_channels: int
     output_scale = 1  # output size / input size
 

@@ -8,6 +8,7 @@ its outputs (``config.json``) together with the library versions that produced i
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import platform
 import shutil
@@ -19,7 +20,7 @@ import numpy as np
 
 from ganzoo import data as data_lib
 from ganzoo import distribute, reliability
-from ganzoo.callbacks import LossCurves, SampleGrid
+from ganzoo.callbacks import LossCurves, SampleGrid, TranslationPanels
 from ganzoo.registry import architecture_class, create
 
 
@@ -63,12 +64,37 @@ def versions() -> dict[str, str]:
 
 
 def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True, drop_remainder: bool = True):
-    conditional = architecture_class(config.architecture).requires_labels
+    """The run's batches: images [with labels] from ``ganzoo.data``, or pairs from ``ganzoo.image_tasks``."""
+    cls = architecture_class(config.architecture)
+    if cls.data_kind != "images":
+        return _image_pairs(config, cls, split, shuffle, drop_remainder)
+    conditional = cls.requires_labels
     kwargs = {} if config.data in ("ring8", "grid25") else {"image_size": config.image_size, "channels": config.channels}
     return data_lib.load(
         config.data, batch_size=config.batch_size, split=split, with_labels=conditional,
         shuffle=shuffle, seed=config.seed, drop_remainder=drop_remainder, **kwargs,
     )
+
+
+def _image_pairs(config: TrainConfig, cls, split: str, shuffle: bool, drop_remainder: bool):
+    """(source, target) or (a, b) batches: ``config.image_size`` is the (target) crop size."""
+    from ganzoo import image_tasks
+
+    common = dict(split=split, batch_size=config.batch_size, crop_size=config.image_size, shuffle=shuffle,
+                  seed=config.seed, drop_remainder=drop_remainder)
+    if cls.data_kind == "unpaired":
+        return image_tasks.load_unpaired(config.data, channels=config.channels or 3, **common)
+    scale = config.model.get("scale", _default_argument(cls, "scale"))
+    return image_tasks.load_pairs(config.data, scale=scale, **common)
+
+
+def _default_argument(cls, name: str):
+    """The default of constructor argument ``name`` of ``cls`` (None when it has none)."""
+    for klass in cls.__mro__:
+        parameter = inspect.signature(klass.__init__).parameters.get(name) if "__init__" in vars(klass) else None
+        if parameter is not None and parameter.default is not inspect.Parameter.empty:
+            return parameter.default
+    return None
 
 
 def build_model(config: TrainConfig, dataset) -> keras.Model:
@@ -77,7 +103,12 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     spec = dataset.element_spec
     image_spec = spec[0] if isinstance(spec, tuple) else spec
     shape = tuple(image_spec.shape[1:])
+    if cls.data_kind != "images":  # crops have no static size: read one batch
+        source, target = (tuple(t.shape[1:]) for t in next(iter(dataset)))
+        shape = target if cls.data_kind == "pairs" else source  # pairs: sized by the output
     inferred: dict[str, Any] = {"data_shape" if "data_shape" in cls.constructor_arguments() else "image_shape": shape}
+    if "source_channels" in cls.constructor_arguments():
+        inferred["source_channels"] = int(source[-1])
     if cls.requires_labels and "num_classes" not in config.model:
         labels = np.concatenate([batch[1].numpy() for batch in dataset])
         inferred["num_classes"] = int(labels.max()) + 1
@@ -111,7 +142,12 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
 
     Resuming is exact: the batches of epoch ``e`` depend only on ``(seed, e)`` and the backup holds
     both networks, both optimizers, the EMA weights and the seed state, so a resumed run ends with
-    the weights of an uninterrupted one (bit for bit with ``deterministic=True``).
+    the weights of an uninterrupted one (bit for bit with ``deterministic=True``). (The embedded
+    image-to-image tasks draw fresh random patches every epoch, so their resumed epochs see other
+    patches than an uninterrupted run would: resume continues them, but not bit for bit.)
+    Image-to-image architectures read ``(source, target)`` or ``(a, b)`` batches from
+    :mod:`ganzoo.image_tasks` (``config.image_size`` is the crop size) and get
+    ``input | output | target`` panels in ``samples/`` instead of sample grids.
     ``config.strategy`` distributes training (batches are global batches, split over the replicas);
     under multi-worker every worker runs this same function, the chief (worker 0) writes ``out_dir``
     and the others write the same files under ``out_dir/.worker-N``. A NaN or infinite loss stops
@@ -147,10 +183,15 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
               "distribution": distribute.describe(strategy), "versions": versions()}
     reliability.write_json_atomic(out / "config.json", json.loads(json.dumps(record, default=str)))
     reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
+    if model.data_kind == "images":
+        samples = SampleGrid(out / "samples", every=config.sample_every, reference=reference)
+    else:  # fixed held-out inputs, translated: input | output | target (cyclegan: an unpaired B)
+        sources, targets = next(iter(load_dataset(config, split="test", shuffle=False, drop_remainder=False)))
+        samples = TranslationPanels(out / "samples", sources.numpy()[:8], targets.numpy()[:8], every=config.sample_every)
     callbacks = [
         reliability.StopOnNaN(checkpoint_hint=f"{out / 'backup'} and {out / 'checkpoints' / 'last.keras'}; fix the "
                                               f"cause, then continue with `ganzoo train ... --resume`."),
-        SampleGrid(out / "samples", every=config.sample_every, reference=reference),
+        samples,
         LossCurves(out / "loss_curves.png"),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
         reliability.AtomicModelCheckpoint(out / "checkpoints" / "last.keras"),

@@ -298,3 +298,24 @@ def test_srgan_content_extractors_are_pluggable():
     # VGG19 without weights to hand explains what to do (the weights path does not exist)
     with pytest.raises(RuntimeError, match="content_loss='discriminator'"):
         tiny("srgan", content_loss="vgg19", vgg_weights="/nonexistent/vgg19.h5").compile(phase="adversarial")
+
+
+@pytest.mark.parametrize("name, data", [("pix2pix", "skimage:colorize"), ("cyclegan", "skimage:hue"), ("srgan", "skimage:sr")])
+def test_ganzoo_train_runs_the_embedded_image_tasks(tmp_path, name, data):
+    """`ganzoo train ARCH --data skimage:TASK`: sizes read from the pairs, panels instead of sample grids."""
+    from ganzoo.checks import load_model
+    from ganzoo.training import TrainConfig, train
+
+    sizes = {k: v for k, v in CONFIGS[name].items() if k not in ("image_shape", "source_channels")}
+    config = TrainConfig(architecture=name, data=data, epochs=1, batch_size=64, image_size=16, seed=0, model=sizes)
+    model = train(config, tmp_path / "run", verbose=0)
+    assert tuple(model.image_shape) == (16, 16, 3)
+    if name == "pix2pix":
+        assert model.source_channels == 1  # grayscale sources, read from the data
+    panel = Image.open(tmp_path / "run" / "samples" / "epoch_001.png")
+    assert panel.size[0] > 3 * 16  # input | output | target
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and "g_loss" in history[0]
+    loaded = load_model(tmp_path / "run" / "model.keras")
+    np.testing.assert_array_equal(loaded.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
+                                  model.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)))

@@ -115,7 +115,7 @@ class CycleGAN(ImageToImageGAN):
         pool_size: images in each history pool (50; 0 shows D the latest fakes only).
     """
 
-    requires_pairs = False  # (a, b) batches, unpaired
+    data_kind = "unpaired"  # (a, b) batches of the two domains
 
     def __init__(
         self,
