@@ -267,11 +267,25 @@ def evaluate_model(
                   real_source=f"ganzoo.data.load({data_spec!r}, split={split!r}), all {len(real)} samples",
                   fake_source=f"model.generate({n_fake}, seed={seed}, raw=True)"
                   + (", labels drawn from the real label frequencies" if conditional else ""))
+    result["protocol"] = _image_protocol(result)
     if conditional and hasattr(extractor, "probabilities"):
         result.update(_class_accuracy(extractor, _match_channels(fake, extractor), labels, model.num_classes))
     elif conditional:
         result["class_accuracy_note"] = f"extractor {extractor.name!r} has no class probabilities"
     return result
+
+
+def _image_protocol(result: dict[str, Any]) -> str:
+    """One sentence a reader needs to compare these numbers with others: features, samples, parameters."""
+    parts = [f"{result['n_real']} real images ({result['real_source']}) vs {result['n_fake']} generated "
+             f"({result['fake_source']}), in the {result['feature_dim']}-d features of {result['extractor']}"]
+    if "kid" in result:
+        parts.append(f"KID unbiased, {result['kid_subsets']} subsets of {result['kid_subset_size']}")
+    if "pr_k" in result:
+        parts.append(f"precision/recall k={result['pr_k']}")
+    if "dc_k" in result:
+        parts.append(f"density/coverage k={result['dc_k']}")
+    return "; ".join(parts) + f"; seed {result['seed']}"
 
 
 def _class_accuracy(extractor, images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, Any]:

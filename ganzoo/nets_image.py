@@ -1,4 +1,4 @@
-"""Networks and the shared model class of the image-to-image variants (pix2pix, cyclegan, srgan).
+"""Networks and helpers of the image-to-image variants (pix2pix, cyclegan, srgan).
 
 Builders (plain functional Keras models, fully convolutional where the paper's network is, so
 the exported generators take images of any size that is a multiple of :func:`size_multiple`):
@@ -16,10 +16,8 @@ the exported generators take images of any size that is a multiple of :func:`siz
 * :func:`vgg_discriminator`: SRGAN's VGG-style discriminator (3x3 convs, stride 2 every other
   layer, dense head); its last convolutional block is the layer named ``"features"``.
 
-:class:`ImageToImageGAN` is the base of the three variants: datasets yield ``(source, target)``
-pairs, ``model(images)`` is the inference translation, :meth:`ImageToImageGAN.translate` maps
-uint8 or [-1, 1] images of any size, and :meth:`ImageToImageGAN.export_endpoints` names the
-generators an exporter must write.
+The variants' shared model class is :class:`ganzoo.architectures.image_to_image.ImageToImageGAN`
+(this module does not import the GAN base, so ``ganzoo.image_tasks`` can be imported first).
 
 All images are float32 NHWC in [-1, 1]; the last activation is float32 under mixed precision.
 """
@@ -34,9 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganzoo.base import GAN
 from ganzoo.layers import normalization
-from ganzoo.sampling import to_uint8
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -425,98 +421,6 @@ def run_padded(fn, x: np.ndarray, multiple: int, scale: int = 1) -> np.ndarray:
         x = np.pad(x, [(0, 0), (0, ph), (0, pw), (0, 0)], mode=mode)
     y = np.asarray(fn(x))
     return y[:, : h * scale, : w * scale]
-
-
-# ---------------------------------------------------------------------------------- model base
-class ImageToImageGAN(GAN):
-    """Base of the image-conditioned variants: the generator maps an image, not a latent vector.
-
-    * datasets yield ``(source, target)`` batches (``ganzoo.image_tasks`` builds them);
-    * ``model(images)`` is the inference forward pass of the (EMA) generator;
-    * :meth:`translate` maps uint8 or [-1, 1] images of any size and returns uint8 (or float);
-    * :meth:`export_endpoints` lists ``{name: generator}`` for exporters, each taking ``image``
-      (N, H, W, C) with dynamic H and W and returning one image.
-
-    ``latent_dim`` is inherited from :class:`ganzoo.GAN` and unused; ``num_classes`` is refused.
-    """
-
-    requires_labels = False
-    data_kind = "pairs"  # fit() data: (source, target)
-    source_channels: int
-    output_scale = 1  # output size / input size
-
-    def __init__(self, **kwargs):
-        if kwargs.get("num_classes") is not None:
-            raise ValueError(f"{type(self).__name__} is conditioned on images, not classes: leave num_classes unset.")
-        super().__init__(**kwargs)
-
-    # -------------------------------------------------------------- data
-    def unpack_batch(self, data):
-        """``(source, target)`` from a dataset element."""
-        if not (isinstance(data, (tuple, list)) and len(data) == 2):
-            raise ValueError(
-                f"{type(self).__name__} trains on (source, target) pairs: the dataset must yield 2-tuples of image "
-                "batches (see ganzoo.image_tasks.load_pairs / load_unpaired)."
-            )
-        return data[0], data[1]
-
-    # -------------------------------------------------------------- inference
-    @property
-    def size_multiple(self) -> int:
-        """Input sides must be multiples of this (the generator's total stride); translate() pads for you."""
-        return 1
-
-    def export_endpoints(self) -> dict[str, keras.Model]:
-        """``{endpoint name: inference generator}``; the first is the default (``call``)."""
-        return {"translate": self.inference_generator}
-
-    def call(self, inputs, training: bool = False):
-        return self.inference_generator(inputs, training=training)
-
-    def translate(self, images, direction: str | None = None, batch_size: int = 8, raw: bool = False) -> np.ndarray:
-        """Run endpoint ``direction`` (default: the first) on images of any size.
-
-        ``images``: (H, W[, C]) or (N, H, W, C), uint8 0..255 or float in [-1, 1]; their channels are
-        converted to the model's (gray <-> RGB). Sides are reflect-padded to :attr:`size_multiple`
-        and the output cropped back. Returns uint8 (N, H*s, W*s, C) or, with ``raw``, float32 in [-1, 1].
-        """
-        endpoints = self.export_endpoints()
-        name = direction or next(iter(endpoints))
-        if name not in endpoints:
-            raise ValueError(f"{type(self).__name__} has no direction {name!r}; choose from {', '.join(endpoints)}.")
-        network = endpoints[name]
-        x = match_channels(to_model_range(images), network.inputs[0].shape[-1])
-
-        def forward(batch):
-            return np.concatenate(
-                [ops.convert_to_numpy(network(batch[i : i + batch_size], training=False)) for i in range(0, len(batch), batch_size)]
-            )
-
-        y = run_padded(forward, x, self.size_multiple, self.output_scale).astype(np.float32)
-        return y if raw else to_uint8(y)
-
-    def generate(self, *args, **kwargs):
-        raise TypeError(
-            f"{type(self).__name__} maps images to images and has no latent space to sample: use "
-            "model.translate(images) (or model(images) on [-1, 1] batches)."
-        )
-
-    # -------------------------------------------------------------- training helpers
-    def image_discriminator_step(self, real, fake, condition=None, scale: float = 1.0) -> dict[str, Any]:
-        """One update of ``self.discriminator`` on real vs (already generated, detached) fake images.
-
-        ``condition`` (pix2pix's source image) is passed to D beside the image, through the base's
-        ``discriminate(images, labels)`` slot, so the base's gradient penalties condition on it too.
-        The adversarial D loss is multiplied by ``scale`` (pix2pix halves it).
-        """
-        with tf.GradientTape() as tape:
-            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
-            real_logits = self.discriminate(real_seen, condition)
-            fake_logits = self.discriminate(fake_seen, condition)
-            d_loss = scale * self.adversarial_loss.d(real_logits, fake_logits, real_target=1.0 - self.label_smoothing)
-            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, condition)
-        d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
-        return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
 
 
 def run_tiled(fn, x: np.ndarray, tile: int | None, overlap: int, scale: int = 1, multiple: int = 1) -> np.ndarray:

@@ -46,6 +46,9 @@ class TrainConfig:
     deterministic: bool = False  # tf.config.experimental.enable_op_determinism()
     strategy: str = "default"  # ganzoo.distribute.STRATEGIES: default, mirrored, multiworker (TF_CONFIG), tpu
     precision: str = "float32"  # float32, mixed_float16 or mixed_bfloat16
+    # Fine-tuning: start from the networks of a zoo model or .keras file of the same architecture and shapes.
+    init_from: str | None = None
+    compile: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra compile() arguments, e.g. srgan's phase
 
 
 def versions() -> dict[str, str]:
@@ -114,9 +117,29 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
         inferred["num_classes"] = int(labels.max()) + 1
     precision = {} if config.precision == "float32" else {"dtype": distribute.check_precision(config.precision)}
     model = create(config.architecture, **{**inferred, "seed": config.seed, **precision, **config.model})
+    if config.init_from is not None:
+        _initialize_from(model, config.init_from)
     model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
-                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss)
+                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss, **config.compile)
     return model
+
+
+def _initialize_from(model, name_or_path: str) -> None:
+    """Copy the network weights (not the optimizers) of a zoo model or ``.keras`` file into ``model``."""
+    from ganzoo.checks import InputError
+    from ganzoo.latent_tools import load_model
+
+    source = load_model(name_or_path)
+    if type(source) is not type(model):
+        raise InputError(f"--init-from {name_or_path} is a {source.architecture} model; this run trains "
+                         f"{model.architecture}.")
+    ours, theirs = [w.shape for w in model.weights], [w.shape for w in source.weights]
+    if ours != theirs:
+        raise InputError(f"--init-from {name_or_path} has other shapes than this {model.architecture} model "
+                         f"({len(theirs)} vs {len(ours)} weights; first differing: "
+                         f"{next((a, b) for a, b in zip(theirs + [None], ours + [None]) if a != b)}): create the run "
+                         f"with the source's architecture arguments (its card's config).")
+    model.set_weights(source.get_weights())
 
 
 def _adam(config: TrainConfig, learning_rate: float | None, model) -> keras.optimizers.Optimizer | None:

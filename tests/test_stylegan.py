@@ -1,6 +1,5 @@
 """StyleGAN2: modulated convolutions, training with its regularizers, truncation, mixing, export, projection."""
 
-import math
 
 import keras
 import numpy as np

@@ -4,11 +4,19 @@
     python tools/train_zoo.py --all                   # every entry below
     python tools/train_zoo.py dcgan-digits --reuse-run # re-export and re-evaluate runs/zoo/NAME
 
-Every entry is a recipe (a ``TrainConfig`` plus its card text) in :data:`RECIPES`;
-the command above is the exact reproduction recorded in each card. The run's full
-output (samples per epoch, curves, history) stays in ``runs/zoo/NAME``; the entry
-folder ``exported/NAME`` gets the model, its SavedModel and ONNX exports, a sample
-grid, the measured metrics and ``card.json``.
+Every entry is a recipe (one ``TrainConfig`` per training phase plus its card text) in
+:data:`RECIPES`; the command above is the exact reproduction recorded in each card. The run's
+full output (samples per epoch, curves, history) stays in ``runs/zoo/NAME``; the entry folder
+``exported/NAME`` gets the model, its SavedModel and ONNX exports, sample figures, the measured
+metrics and ``card.json``. How an entry is exported, shown and measured depends on its kind:
+
+* latent generators (``vanilla_gan``, ``dcgan``, ``cgan``, ``progan``): ``ganzoo.export`` and
+  ``ganzoo.evaluation.evaluate_model`` (digits: FID/KID/PR/DC in the shipped digits classifier's
+  features, with the real test split scored the same way as the floor);
+* ``stylegan``: ``export_stylegan`` (mapping, synthesis, combined), plus truncation and
+  style-mixing figures;
+* image-to-image (``pix2pix``, ``cyclegan``, ``srgan``): ``export_image_model`` and the task
+  metrics of ``ganzoo.image_tasks`` on held-out photos, with ``input | output | target`` panels.
 """
 
 from __future__ import annotations
@@ -20,101 +28,238 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 
-from ganzoo import evaluation, zoo
+from ganzoo import evaluation, image_tasks, latent_tools, zoo
 from ganzoo import metrics as metrics_lib
-from ganzoo.checks import load_model
+from ganzoo.architectures.stylegan import export_stylegan
 from ganzoo.callbacks import default_labels, plot_points
+from ganzoo.checks import load_model
 from ganzoo.data import mixture_modes
 from ganzoo.export import export
-from ganzoo.sampling import save_grid
-from ganzoo.training import TrainConfig, train
+from ganzoo.sampling import save_grid, save_png
+from ganzoo.training import TrainConfig, load_dataset, train
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS_LIMITS = (
     "Trained on 1,617 8x8 scans upsampled to 16x16: it draws small, blurry digits in that style only. "
     "Not a handwriting model for real documents, not for any identification or security use."
 )
+PHOTO_LIMITS = (
+    "Trained on patches of the ~20 photos shipped with scikit-image, on two CPU cores for minutes: a small "
+    "demonstration model, far from the papers' quality. Not for restoring, colourizing or altering photos of "
+    "people or evidence; its outputs are plausible guesses, not recovered detail."
+)
+DIGITS_LICENSE = "Apache-2.0 (weights); training data: scikit-learn digits (UCI optical digits, CC BY 4.0)"
+PHOTOS_LICENSE = "Apache-2.0 (weights); training data: scikit-image's sample photos (see skimage.data for each license)"
 
 RECIPES: dict[str, dict] = {
     "dcgan-digits": dict(
-        config=TrainConfig(
+        phases=[TrainConfig(
             architecture="dcgan", data="digits", epochs=300, batch_size=64, seed=0,
             model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
-        ),
+        )],
         description="DCGAN generating 16x16 handwritten digits (scikit-learn digits).",
         intended_use="Demonstrations, tests and teaching; a baseline for GAN research on small images.",
-        limitations=DIGITS_LIMITS,
+        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
     ),
     "cgan-digits": dict(
-        config=TrainConfig(
+        phases=[TrainConfig(
             architecture="cgan", data="digits", epochs=300, batch_size=64, seed=0,
             model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
-        ),
+        )],
         description="Class-conditional GAN (projection discriminator) generating a requested digit 0-9 at 16x16.",
         intended_use="Demonstrations of class-conditional generation; conditional-GAN baselines on small images.",
-        limitations=DIGITS_LIMITS,
+        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
     ),
     "vanilla_gan-ring8": dict(
-        config=TrainConfig(
+        phases=[TrainConfig(
             architecture="vanilla_gan", data="ring8", epochs=30, batch_size=256, seed=0, loss="least_squares",
             g_learning_rate=1e-3, d_learning_rate=1e-3,
             model=dict(latent_dim=16, hidden_units=(128, 128, 128)),
-        ),
-        description="The original MLP GAN on 8 Gaussians on a ring (radius 2, std 0.02): the mode-collapse benchmark.",
+        )],
+        description="The original MLP GAN on 8 Gaussians on a ring (radius 2, std 0.02): the mode-collapse benchmark. "
+                    "LSGAN loss at lr 1e-3, the setting docs/STABILITY.md found best.",
         intended_use="Studying mode collapse and stabilizers; a reference point for the 2-D benchmark.",
         limitations="Generates 2-D points only; its quality numbers are for this toy distribution.",
+        license="Apache-2.0",
+    ),
+    "progan-digits": dict(
+        phases=[TrainConfig(
+            architecture="progan", data="digits", epochs=60, batch_size=64, seed=0,
+            model=dict(latent_dim=64, channel_base=512, channel_max=64, stable_images=16_000, fade_images=16_000),
+        )],
+        description="Progressive GAN grown 4x4 -> 8x8 -> 16x16 on the digits (equalized lr, pixel norm, minibatch "
+                    "stddev, WGAN-GP + drift), EMA generator.",
+        intended_use="Demonstrating progressive growing; a small ProGAN to fine-tune or inspect.",
+        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+    ),
+    "stylegan-digits": dict(
+        phases=[TrainConfig(
+            architecture="stylegan", data="digits", epochs=60, batch_size=32, seed=0,
+            model=dict(latent_dim=64, mapping_layers=4, channel_base=512, channel_max=64, augment="diffaugment"),
+        )],
+        description="StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA, "
+                    "w_avg for truncation) on the 16x16 digits, with DiffAugment.",
+        intended_use="Demonstrating truncation, style mixing, interpolation and projection on a small model.",
+        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+    ),
+    "pix2pix-colorize": dict(
+        phases=[TrainConfig(
+            architecture="pix2pix", data="skimage:colorize", epochs=8, batch_size=16, image_size=32, seed=0,
+            model=dict(base_filters=16, d_base_filters=16),
+        )],
+        description="pix2pix colourizing 32x32 grayscale (BT.601 luma) photo patches (U-Net G, PatchGAN D, L1 x 100).",
+        intended_use="Demonstrating paired image-to-image translation; a starting point for fine-tuning on paired folders.",
+        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
+    ),
+    "cyclegan-hue": dict(
+        phases=[TrainConfig(
+            architecture="cyclegan", data="skimage:hue", epochs=4, batch_size=8, image_size=32, seed=0,
+            model=dict(base_filters=16, res_blocks=3, d_base_filters=16),
+        )],
+        description="CycleGAN between photo patches and the same kind of patches with their hue turned a quarter "
+                    "(unpaired draws), 32x32; ResNet generators, PatchGAN discriminators, cycle and identity losses.",
+        intended_use="Demonstrating unpaired translation with a known ground truth (the hue shift) to measure it by.",
+        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
+    ),
+    "srgan-x2": dict(
+        phases=[
+            TrainConfig(architecture="srgan", data="skimage:sr", epochs=8, batch_size=16, image_size=32, seed=0,
+                        model=dict(scale=2, filters=32, res_blocks=4, d_base_filters=16), compile=dict(phase="mse")),
+            TrainConfig(architecture="srgan", data="skimage:sr", epochs=4, batch_size=16, image_size=32, seed=1,
+                        model=dict(scale=2, filters=32, res_blocks=4, d_base_filters=16, content_loss="discriminator"),
+                        compile=dict(phase="adversarial"), init_from="{previous}"),
+        ],
+        description="SRGAN x2: SRResNet pre-trained with pixel MSE, then adversarial training with the "
+                    "discriminator-feature content loss (offline; VGG19 needs ImageNet weights).",
+        intended_use="Demonstrating super-resolution and tiled upscaling (`ganzoo upscale`).",
+        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
     ),
 }
 
 
+def train_phases(name: str, phases: list[TrainConfig], run_dir: Path) -> tuple:
+    """Run each phase into ``run_dir`` (one phase) or ``run_dir/phase_K``; a phase may start from the one before."""
+    model, configs, previous = None, [], None
+    for k, config in enumerate(phases):
+        if config.init_from == "{previous}":
+            config = dataclasses.replace(config, init_from=str(previous))
+        out = run_dir if len(phases) == 1 else run_dir / f"phase_{k + 1}"
+        model = train(config, out, verbose=2)
+        previous = out / "model.keras"
+        configs.append(dataclasses.asdict(config))
+    return model, configs
+
+
 def build(name: str, reuse_run: bool = False) -> dict:
     recipe = RECIPES[name]
-    config: TrainConfig = recipe["config"]
+    phases: list[TrainConfig] = recipe["phases"]
+    config = phases[-1]
     run_dir = ROOT / "runs" / "zoo" / name
     started = time.time()
     if reuse_run:
-        model = load_model(run_dir / "model.keras")
+        last = run_dir if len(phases) == 1 else run_dir / f"phase_{len(phases)}"
+        model, configs = load_model(last / "model.keras"), [dataclasses.asdict(c) for c in phases]
     else:
-        model = train(config, run_dir, verbose=2)
+        model, configs = train_phases(name, phases, run_dir)
     train_seconds = time.time() - started
 
     folder = ROOT / "exported" / name
     staging = folder.with_name(f".{name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
-    manifest = export(model, staging)  # SavedModel + ONNX, parity-verified
-    model.save(staging / "model.keras")
-    samples = model.generate(64 if model.image_shape != (2,) else 2000, seed=0, labels=default_labels(model, 64))
-    if samples.ndim == 2:
-        plot_points(samples, staging / "samples.png", reference=mixture_modes(config.data)[0], title=name)
+    if model.data_kind != "images":
+        export_info, metrics = image_entry(model, config, staging)
+    elif model.architecture == "stylegan":
+        export_info, metrics = stylegan_entry(model, config, staging)
     else:
-        save_grid(samples, staging / "samples.png", columns=8)
-    metrics = evaluation.evaluate_model(model, config.data, seed=0)
-    if samples.ndim == 4:
-        metrics["reference"] = real_data_reference(config.data, model.image_shape)
+        export_info, metrics = generator_entry(model, config, staging)
+    model.save(staging / "model.keras")
 
     card = zoo.write_card(
         staging,
         model=model,
         name=name,
         architecture=model.architecture,
+        config=model.get_config(),
         description=recipe["description"],
-        data={"spec": config.data, "split": "train"},
+        data={"spec": config.data, "split": "train", "image_size": config.image_size},
         training={
             "command": f"python tools/train_zoo.py {name}",
-            "config": dataclasses.asdict(config),
+            "phases": configs,
             "wall_seconds": round(train_seconds, 1),
+            "hardware": "2 CPU cores (no GPU)",
         },
         metrics=metrics,
-        export={"opset": manifest["opset"], "max_abs_diff": manifest["verification"]["max_abs_diff"]},
-        license="Apache-2.0 (weights); training data: scikit-learn digits (BSD-3-Clause)"
-        if config.data == "digits" else "Apache-2.0",
+        export=export_info,
+        license=recipe["license"],
         intended_use=recipe["intended_use"],
         limitations=recipe["limitations"],
     )
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return card
+
+
+def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
+    """Latent generators: export, a sample grid (a scatter for points), evaluate_model (+ the real-data floor)."""
+    manifest = export(model, staging)  # SavedModel + ONNX, parity-verified
+    points = len(model.image_shape) == 1
+    samples = model.generate(2000 if points else 64, seed=0, labels=default_labels(model, 64))
+    if points:
+        plot_points(samples, staging / "samples.png", reference=mixture_modes(config.data)[0], title=model.architecture)
+    else:
+        save_grid(samples, staging / "samples.png", columns=8 if not model.is_conditional else model.num_classes)
+    metrics = evaluation.evaluate_model(model, config.data, seed=0)
+    if not points:
+        metrics["reference"] = real_data_reference(config.data, model.image_shape)
+    return {"opset": manifest["opset"], "max_abs_diff": manifest["verification"]["max_abs_diff"]}, metrics
+
+
+def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
+    """StyleGAN: the three exports, samples, a truncation sweep and a style-mixing grid, evaluate_model."""
+    manifest = export_stylegan(model, staging)
+    save_grid(model.generate(64, seed=0), staging / "samples.png", columns=8)
+    save_png(latent_tools.truncation_sweep(model, seeds=range(6)), staging / "truncation.png", upscale=3)
+    save_png(latent_tools.style_mixing_grid(model, [1, 2, 3, 4], [5, 6, 7, 8, 9]), staging / "mixing.png", upscale=3)
+    metrics = evaluation.evaluate_model(model, config.data, seed=0)
+    metrics["truncation_0.7"] = evaluation.evaluate_model(
+        _Truncated(model, 0.7), config.data, seed=0, metrics=("fid", "kid", "pr"))
+    metrics["reference"] = real_data_reference(config.data, model.image_shape)
+    return {"max_abs_diff": manifest.get("verification")}, metrics
+
+
+class _Truncated:
+    """``model`` sampled with truncation ``psi``: what evaluate_model needs (image_shape, generate)."""
+
+    def __init__(self, model, psi: float):
+        self.model, self.psi, self.image_shape = model, psi, model.image_shape
+
+    def generate(self, n, seed=None, raw=False, **kwargs):
+        return self.model.generate(n, seed=seed, raw=raw, truncation_psi=self.psi)
+
+
+def image_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
+    """Image-to-image: export every endpoint, an input|output|target panel and the task's held-out metrics."""
+    manifest = image_tasks.export_image_model(model, staging)
+    test = load_dataset(config, split="test", shuffle=False, drop_remainder=False)
+    sources, targets = (np.concatenate(side) for side in zip(*((s.numpy(), t.numpy()) for s, t in test)))
+    if model.architecture == "srgan":
+        metrics = image_tasks.evaluate_super_resolution(lambda low: model.upscale(low, raw=True), model.scale)
+    elif model.architecture == "cyclegan":
+        train_a, train_b = next(iter(load_dataset(dataclasses.replace(config, batch_size=512), shuffle=False)))
+        classifier = image_tasks.train_domain_classifier(train_a.numpy(), train_b.numpy())
+        shift = image_tasks.HUE_SHIFT
+        metrics = image_tasks.evaluate_cycle(model, sources, targets,
+                                             truth_b=image_tasks.hue_shift(sources, shift).numpy(),
+                                             truth_a=image_tasks.hue_shift(targets, -shift).numpy(),
+                                             classifier=classifier)
+    else:
+        metrics = image_tasks.evaluate_translation(lambda x: model.translate(x, raw=True), sources, targets)
+    shown = slice(0, 8)
+    image_tasks.save_panel([sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
+                           staging / "samples.png")
+    return {"max_abs_diff": manifest["verification"]["max_abs_diff"]}, metrics
 
 
 def real_data_reference(data_spec: str, image_shape) -> dict:

@@ -31,8 +31,8 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo import penalties
+from ganzoo.architectures.image_to_image import ImageToImageGAN
 from ganzoo.nets_image import (
-    ImageToImageGAN,
     LinearDecay,
     check_square_shape,
     patchgan_discriminator,

@@ -19,8 +19,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from ganzoo.architectures.image_to_image import ImageToImageGAN
 from ganzoo.nets_image import (
-    ImageToImageGAN,
     check_square_shape,
     patchgan_discriminator,
     patchgan_layers_for,

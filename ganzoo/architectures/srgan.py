@@ -37,8 +37,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ganzoo.architectures.image_to_image import ImageToImageGAN
 from ganzoo.nets_image import (
-    ImageToImageGAN,
     check_square_shape,
     match_channels,
     run_tiled,
