@@ -60,8 +60,7 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--deterministic", action="store_true",
                    help="tf.config.experimental.enable_op_determinism(): bit-identical reruns and resumes")
     p.add_argument("--init-from", default=None, metavar="NAME_OR_FILE",
-                   help="fine-tune: start from a zoo model's (or .keras file's) networks; pass its architecture "
-                        "arguments with --set where they differ from the defaults")
+                   help="fine-tune: start from a zoo model's (or .keras file's) networks and architecture arguments")
 
 
 @command("train", _configure_train)

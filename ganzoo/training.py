@@ -116,29 +116,35 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
         labels = np.concatenate([batch[1].numpy() for batch in dataset])
         inferred["num_classes"] = int(labels.max()) + 1
     precision = {} if config.precision == "float32" else {"dtype": distribute.check_precision(config.precision)}
+    source = None
+    if config.init_from is not None:  # fine-tuning: the source's architecture arguments are the defaults
+        from ganzoo.latent_tools import load_model
+
+        source = load_model(config.init_from)
+        if type(source) is not cls:
+            from ganzoo.checks import InputError
+
+            raise InputError(f"--init-from {config.init_from} is a {source.architecture} model; this run trains "
+                             f"{config.architecture}.")
+        inferred = {**{k: v for k, v in source.get_config().items() if k not in ("name", "dtype", "seed")}, **inferred}
     model = create(config.architecture, **{**inferred, "seed": config.seed, **precision, **config.model})
-    if config.init_from is not None:
-        _initialize_from(model, config.init_from)
+    if source is not None:
+        _initialize_from(model, source, config.init_from)
     model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
                   d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss, **config.compile)
     return model
 
 
-def _initialize_from(model, name_or_path: str) -> None:
-    """Copy the network weights (not the optimizers) of a zoo model or ``.keras`` file into ``model``."""
+def _initialize_from(model, source, name_or_path: str) -> None:
+    """Copy the network weights (not the optimizers) of ``source`` (a loaded zoo model or file) into ``model``."""
     from ganzoo.checks import InputError
-    from ganzoo.latent_tools import load_model
 
-    source = load_model(name_or_path)
-    if type(source) is not type(model):
-        raise InputError(f"--init-from {name_or_path} is a {source.architecture} model; this run trains "
-                         f"{model.architecture}.")
     ours, theirs = [w.shape for w in model.weights], [w.shape for w in source.weights]
     if ours != theirs:
         raise InputError(f"--init-from {name_or_path} has other shapes than this {model.architecture} model "
                          f"({len(theirs)} vs {len(ours)} weights; first differing: "
-                         f"{next((a, b) for a, b in zip(theirs + [None], ours + [None]) if a != b)}): create the run "
-                         f"with the source's architecture arguments (its card's config).")
+                         f"{next((a, b) for a, b in zip(theirs + [None], ours + [None]) if a != b)}): the data's "
+                         f"image size and channels must be the source's ({tuple(source.image_shape)}).")
     model.set_weights(source.get_weights())
 
 

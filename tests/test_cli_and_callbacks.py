@@ -73,3 +73,23 @@ def test_sample_grid_every_n_epochs_and_tensorboard(tmp_path):
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert Image.open(tmp_path / "curves.png").size[0] > 500
     assert len(curves.history["d_loss"]) == 3
+
+
+def test_init_from_fine_tunes_a_saved_model_with_its_own_arguments(tmp_path):
+    from ganzoo.checks import InputError
+    from ganzoo.training import TrainConfig, build_model, load_dataset
+
+    source = small_model("dcgan", ema_decay=0.9)  # non-default arguments the run does not repeat
+    source.save(tmp_path / "source.keras")
+    config = TrainConfig(architecture="dcgan", data="digits", image_size=16, channels=1, batch_size=32,
+                         init_from=str(tmp_path / "source.keras"))
+    model = build_model(config, load_dataset(config))
+    assert (model.latent_dim, model.base_filters, model.ema_decay) == (8, 8, 0.9)
+    for a, b in zip(source.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    with pytest.raises(InputError, match=r"other shapes.*\(16, 16, 1\)"):
+        bigger = TrainConfig(**{**config.__dict__, "image_size": 32})
+        build_model(bigger, load_dataset(bigger))
+    with pytest.raises(InputError, match="is a cgan model; this run trains dcgan"):
+        small_model("cgan").save(tmp_path / "cgan.keras")
+        build_model(TrainConfig(**{**config.__dict__, "init_from": str(tmp_path / "cgan.keras")}), load_dataset(config))

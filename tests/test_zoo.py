@@ -471,3 +471,41 @@ def test_wheel_ships_the_exported_folder(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[:2] == [str(site / "ganzoo" / "_exported"), "['demo-entry']"]
+
+
+def _bundled_gan_entries() -> list[str]:
+    names = []
+    for card_file in sorted((REPO / "exported").glob("*/card.json")):
+        card = json.loads(card_file.read_text())
+        if "url" not in card and card.get("architecture") != "digits_cnn":  # the classifier is no GAN
+            names.append(card_file.parent.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _bundled_gan_entries())
+def test_every_bundled_entry_exports_with_parity_and_samples_at_once(name):
+    """Export parity of the shipped artifacts (ONNX and SavedModel, batch 1 and > 1, <= 1e-4), checked here anew."""
+    from ganzoo import image_tasks
+    from ganzoo.architectures.stylegan import verify_stylegan_onnx
+    from ganzoo.checks import load_model
+    from ganzoo.export import verify_parity
+
+    folder = REPO / "exported" / name
+    zoo.verify(folder)
+    model = load_model(folder / "model.keras")
+    if model.data_kind != "images":
+        report = image_tasks.verify_image_export(model, folder)
+        assert {key.split(":")[0] for key in report["max_abs_diff"]} == {"onnx", "savedmodel"}
+        assert max(report["max_abs_diff"].values()) <= 1e-4 and len(report["sizes"]) >= 2
+        assert model.translate(np.zeros((1, 16, 16, model.generator.inputs[0].shape[-1]), np.uint8)).dtype == np.uint8
+    elif model.architecture == "stylegan":
+        report = verify_stylegan_onnx(model, folder, batch_sizes=(1, 3))
+        assert set(report["by_graph"]) == {"mapping", "synthesis", "generator"} and report["max_abs_diff"] <= 1e-4
+    else:
+        report = verify_parity(model, folder, batch_sizes=(1, 7))
+        assert report["passed"] and set(report["max_abs_diff"]) == {"onnx", "savedmodel"}
+        assert max(report["max_abs_diff"].values()) <= 1e-4
+    if model.data_kind == "images":
+        labels = np.arange(4) % model.num_classes if model.is_conditional else None
+        samples = model.generate(4, seed=0, labels=labels)
+        assert samples.shape[0] == 4 and np.all(np.isfinite(samples))
