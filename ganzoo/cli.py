@@ -93,7 +93,8 @@ def _list(args: argparse.Namespace) -> int:
     models = []
     for name in zoo.list_models(args.pattern):
         card = zoo.info(name)
-        models.append((name, card.get("architecture", "?"), card.get("data", {}).get("spec", "?"), _headline(card)))
+        data = card.get("data", {})
+        models.append((name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), _headline(card)))
     print(_table(["pretrained model", "architecture", "data", "quality"], models) if models else "No pretrained models match.")
     print()
     rows = [(name, (architecture_class(name).__doc__ or "").strip().splitlines()[0]) for name in list_architectures(args.pattern)]
@@ -104,7 +105,8 @@ def _list(args: argparse.Namespace) -> int:
 def _headline(card: dict) -> str:
     """The card's main quality numbers in one short cell."""
     metrics = card.get("metrics", {})
-    keys = ("fid", "kid", "class_accuracy", "modes_covered", "high_quality_fraction", "psnr", "ssim")
+    keys = ("fid", "kid", "precision", "recall", "class_accuracy", "modes_covered", "high_quality_fraction", "psnr_y",
+            "bicubic_psnr_y", "test_accuracy")
     parts = [f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys if k in metrics]
     return ", ".join(parts) or "-"
 
