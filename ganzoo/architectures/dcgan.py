@@ -33,6 +33,17 @@ def check_image_shape(image_shape) -> tuple[int, int, int]:
     return shape
 
 
+def check_pyramid_shape(image_shape, num_classes, architecture: str) -> tuple[int, int, int]:
+    """The image shape of the unconditional 4x4-upwards pyramids (progan, stylegan): a power-of-two size >= 8."""
+    shape = check_image_shape(image_shape)
+    size = shape[0]
+    if size < 8 or size & (size - 1):
+        raise ValueError(f"{architecture} needs a power-of-two image size >= 8, got {size}.")
+    if num_classes is not None:
+        raise ValueError(f"{architecture} is unconditional here: num_classes must be None.")
+    return shape
+
+
 def conv_generator(latent_input, image_shape, base_filters: int, extra_inputs=(), name: str = "generator") -> keras.Model:
     """The DCGAN generator body on a (possibly label-augmented) latent tensor."""
     size, _, channels = image_shape

@@ -29,7 +29,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganzoo.architectures.dcgan import check_image_shape
+from ganzoo.architectures.dcgan import check_pyramid_shape
 from ganzoo.base import GAN, _check_positive_int, _num_replicas
 from ganzoo.layers import MinibatchStdDev
 from ganzoo.registry import register_architecture
@@ -65,12 +65,7 @@ class ProGAN(GAN):
         ema_decay: float | None = 0.999,
         **kwargs,
     ):
-        self.image_shape = check_image_shape(image_shape)
-        size = self.image_shape[0]
-        if size < 8 or size & (size - 1):
-            raise ValueError(f"ProGAN needs a power-of-two image size >= 8, got {size}.")
-        if kwargs.get("num_classes") is not None:
-            raise ValueError("ProGAN is unconditional here: num_classes must be None.")
+        self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "ProGAN")
         for name, value in (("channel_base", channel_base), ("channel_max", channel_max),
                             ("stable_images", stable_images), ("fade_images", fade_images)):
             _check_positive_int(name, value)

@@ -36,7 +36,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo import penalties
-from ganzoo.architectures.dcgan import check_image_shape
+from ganzoo.architectures.dcgan import check_pyramid_shape
 from ganzoo.base import GAN, _check_positive_int
 from ganzoo.layers import MinibatchStdDev
 from ganzoo.registry import register_architecture
@@ -129,12 +129,7 @@ class StyleGAN(GAN):
         ema_decay: float | None = 0.999,
         **kwargs,
     ):
-        self.image_shape = check_image_shape(image_shape)
-        size = self.image_shape[0]
-        if size < 8 or size & (size - 1):
-            raise ValueError(f"StyleGAN needs a power-of-two image size >= 8, got {size}.")
-        if kwargs.get("num_classes") is not None:
-            raise ValueError("StyleGAN is unconditional here: num_classes must be None.")
+        self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "StyleGAN")
         for name, value in (("mapping_layers", mapping_layers), ("channel_base", channel_base),
                             ("channel_max", channel_max), ("r1_interval", r1_interval),
                             ("pl_interval", pl_interval), ("pl_batch_shrink", pl_batch_shrink)):
