@@ -862,11 +862,12 @@ def upscale_file(model, in_path, out_path, tile: int | None = 128, overlap: int 
 
 
 # =============================================================================== panels
-def save_panel(columns: Sequence[np.ndarray], path, padding: int = 2) -> Path:
+def save_panel(columns: Sequence[np.ndarray], path, padding: int = 2, upscale: int = 1) -> Path:
     """A sample panel: one row per example, one column per array (e.g. input | output | target).
 
     Each array is (N, H, W, C) uint8 or [-1, 1] float; smaller columns (an SR input) are enlarged
-    with nearest-neighbour pixels to the largest height; gray columns are shown as RGB.
+    with nearest-neighbour pixels to the largest height; gray columns are shown as RGB. ``upscale``
+    enlarges the whole panel (nearest neighbour) for small patches.
     """
     columns = [np.asarray(c) if np.asarray(c).dtype == np.uint8 else _uint8(c) for c in columns]
     height = max(c.shape[1] for c in columns)
@@ -876,4 +877,4 @@ def save_panel(columns: Sequence[np.ndarray], path, padding: int = 2) -> Path:
         c = c.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else c
         shown.append(np.repeat(c, 3, axis=-1) if c.shape[-1] == 1 else c)
     rows = np.stack(shown, axis=1).reshape(-1, *shown[0].shape[1:])
-    return save_png(image_grid(rows, columns=len(shown), padding=padding), path)
+    return save_png(image_grid(rows, columns=len(shown), padding=padding), path, upscale=upscale)
