@@ -13,6 +13,14 @@ inference path) and ``ganzoo --help`` never pay for importing TensorFlow.
 from __future__ import annotations
 
 import importlib
+import os
+import platform
+
+# TensorFlow turns its oneDNN kernels on by itself only on x86 CPUs with AVX-512 VNNI/AMX-class
+# features; on plain AVX2 machines they still train ganzoo's conv nets 1.5-1.7x faster
+# (docs/BENCHMARKS.md). This only takes effect before TensorFlow is imported; TF_ENABLE_ONEDNN_OPTS=0 opts out.
+if platform.machine().lower() in ("x86_64", "amd64"):
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)

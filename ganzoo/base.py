@@ -70,6 +70,7 @@ class GAN(keras.Model):
     # image-to-image and super-resolution) or "unpaired" ((a, b) of two domains).
     data_kind = "images"
     default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
+    xla_pays = False  # ganzoo.training compiles with jit_compile=True when True (measured: tools/bench.py)
     image_shape: tuple[int, ...]
 
     def __init__(

@@ -13,16 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ganzoo.sampling import image_grid, save_grid
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never needs a display
-    import matplotlib.pyplot as plt
-
-    return plt
+from ganzoo.sampling import image_grid, plot_points, pyplot, save_grid
 
 
 def default_labels(model, n: int) -> np.ndarray | None:
@@ -30,22 +21,6 @@ def default_labels(model, n: int) -> np.ndarray | None:
     if not getattr(model, "is_conditional", False):
         return None
     return np.arange(n, dtype=np.int32) % model.num_classes
-
-
-def plot_points(points: np.ndarray, path: str | Path, reference: np.ndarray | None = None, title: str = "") -> Path:
-    """Scatter plot of 2-D samples, with the true mode centres (``reference``) marked."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4, 4))
-    if reference is not None:
-        ax.scatter(*np.asarray(reference).T, c="tab:red", marker="x", s=60, label="modes")
-    ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.5, label="samples")
-    ax.set_title(title)
-    ax.set_aspect("equal")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -156,7 +131,7 @@ class LossCurves(keras.callbacks.Callback):
             self.plot()
 
     def plot(self) -> Path:
-        plt = _pyplot()
+        plt = pyplot()
         panels = [
             ("losses", [k for k in self.history if k.endswith("loss")]),
             ("discriminator", [k for k in self.history if k.removeprefix("val_") in ("d_real", "d_fake", "d_accuracy")]),

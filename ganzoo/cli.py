@@ -149,7 +149,7 @@ def _configure_sample(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", type=int, default=None, help="class for conditional models (default: cycle through all)")
     p.add_argument("--backend", choices=("onnx", "keras"), default="onnx",
                    help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model "
-                        "(used for .keras files and style-based models)")
+                        "(always used for .keras files)")
     p.add_argument("--truncation", type=float, default=None,
                    help="truncation psi of style-based models: 1 = none, 0 = the average image")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default=None,
@@ -167,19 +167,19 @@ def _sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ganzoo import zoo
-    from ganzoo.sampling import save_grid
+    from ganzoo.runtime import OnnxStyleGenerator, load
+    from ganzoo.sampling import plot_points, save_grid
 
-    style = not _is_keras_file(args.name) and zoo.info(args.name).get("architecture") in STYLE_ARCHITECTURES
-    from ganzoo.runtime import OnnxGenerator
-
-    if args.backend == "onnx" and not style and not _is_keras_file(args.name) and args.truncation is None:
-        generator = OnnxGenerator(zoo.path(args.name))
+    if args.backend == "onnx" and not _is_keras_file(args.name):
+        generator = load(zoo.path(args.name))
+        style = isinstance(generator, OnnxStyleGenerator)
     else:
         from ganzoo.latent_tools import is_style_model, load_model
 
         generator = load_model(args.name)
+        style = is_style_model(generator)
     style_options = {}
-    if not isinstance(generator, OnnxGenerator) and is_style_model(generator):
+    if style:
         style_options = {"truncation_psi": 1.0 if args.truncation is None else args.truncation,
                          "noise_mode": args.noise_mode or "const"}
     elif args.truncation is not None or args.noise_mode is not None:
@@ -190,8 +190,6 @@ def _sample(args: argparse.Namespace) -> int:
         labels = args.label if args.label is not None else np.arange(args.n) % generator.num_classes
     images = generator.generate(args.n, seed=args.seed, labels=labels, **style_options)
     if images.ndim == 2:
-        from ganzoo.callbacks import plot_points
-
         plot_points(images, args.output, title=args.name)
     else:
         columns = args.columns or (generator.num_classes if args.label is None and generator.num_classes else None)

@@ -308,6 +308,18 @@ def _map_images(ds: tf.data.Dataset, fn, labelled: bool) -> tf.data.Dataset:
     return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def batch_and_prefetch(ds: tf.data.Dataset, batch_size: int, drop_remainder: bool) -> tf.data.Dataset:
+    """The last stage of every ganzoo pipeline: batch, prefetch, and tf.data's autotuner off.
+
+    The autotuner stalls the start of every epoch (iterator creation) by 0.3-4 s on a 2-core
+    machine whose cores the train step keeps busy (docs/BENCHMARKS.md); these pipelines are
+    cached or light, and with it off ``AUTOTUNE`` maps still run one call per core.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(2).with_options(options)
+
+
 def _finish(ds: tf.data.Dataset, count: int | None, bytes_per_example: int, batching: _Batching,
             what: str) -> tf.data.Dataset:
     """cache -> shuffle -> batch -> prefetch, after checking that at least one batch comes out."""
@@ -324,7 +336,7 @@ def _finish(ds: tf.data.Dataset, count: int | None, bytes_per_example: int, batc
     if batching.shuffle:
         buffer = _SHUFFLE_BUFFER if count is None else min(count, _SHUFFLE_BUFFER)
         ds = ds.shuffle(buffer, seed=batching.seed, reshuffle_each_iteration=True)
-    return ds.batch(batching.batch_size, drop_remainder=batching.drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batching.batch_size, batching.drop_remainder)
 
 
 def _from_images(images: np.ndarray, labels: np.ndarray | None, value_range: tuple[float, float],

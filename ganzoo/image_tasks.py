@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from ganzoo.data import IMAGE_EXTENSIONS, DataError
+from ganzoo.data import IMAGE_EXTENSIONS, DataError, batch_and_prefetch
 from ganzoo.nets_image import match_channels, run_padded, run_tiled, to_model_range
 from ganzoo.sampling import image_grid, save_png, to_uint8
 
@@ -160,7 +160,7 @@ def pairs_from_arrays(
         lambda pair, s: tuple(_to_unit(x) for x in augment_pair(pair[0], pair[1], s, crop_size, flip, scale)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batch_size, drop_remainder)
 
 
 # =============================================================================== photos
@@ -295,7 +295,7 @@ def _skimage_pairs(task, split, batch_size, crop_size, scale, flip, shuffle, see
     if split == "test":
         patches = heldout_patches(crop_size)
         ds = tf.data.Dataset.from_tensor_slices(patches).map(lambda p: make(_to_unit(p)))
-        return ds.batch(batch_size, drop_remainder=False).prefetch(tf.data.AUTOTUNE)
+        return batch_and_prefetch(ds, batch_size, False)
     if split != "train":
         raise DataError(f"unknown split {split!r} for skimage:{task}; expected train or test.")
     ds = _random_patches(skimage_photos("train"), crop_size, num_patches, seed)
@@ -304,7 +304,7 @@ def _skimage_pairs(task, split, batch_size, crop_size, scale, flip, shuffle, see
     )
     if shuffle:  # patches are already random; shuffling mixes the parallel draws' order only
         ds = ds.shuffle(256, seed=seed)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batch_size, drop_remainder)
 
 
 def _tfds_sr_pairs(arg, split, batch_size, crop_size, scale, flip, shuffle, seed, data_dir, drop_remainder):
@@ -334,7 +334,7 @@ def _tfds_sr_pairs(arg, split, batch_size, crop_size, scale, flip, shuffle, seed
         lambda pair, s: tuple(_to_unit(x) for x in augment_pair(pair[0], pair[1], s, crop_size // scale, flip, scale)),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batch_size, drop_remainder)
 
 
 def _image_files(folder: Path) -> dict[str, Path]:
@@ -395,7 +395,7 @@ def _folder_pairs(root, split, batch_size, crop_size, image_size, flip, shuffle,
         lambda paths, s: augment_pair(decode_a(paths[0]), decode_b(paths[1]), s, crop_size, flip),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batch_size, drop_remainder)
 
 
 # =============================================================================== unpaired pipelines
@@ -438,7 +438,7 @@ def load_unpaired(
             a = tf.data.Dataset.from_tensor_slices(patches[:half]).map(_to_unit)
             b = tf.data.Dataset.from_tensor_slices(patches[half : 2 * half]).map(lambda p: hue_shift(_to_unit(p)))
         ds = tf.data.Dataset.zip((a, b))
-        return ds.batch(batch_size, drop_remainder=drop_remainder and train).prefetch(tf.data.AUTOTUNE)
+        return batch_and_prefetch(ds, batch_size, drop_remainder and train)
 
     if kind == "tfds":
         import tensorflow_datasets as tfds
@@ -480,7 +480,7 @@ def load_unpaired(
         longest = max(counts)
         prepared = [d.repeat().take(longest) for d in prepared]
     ds = tf.data.Dataset.zip(tuple(prepared))
-    return ds.batch(batch_size, drop_remainder=drop_remainder and train).prefetch(tf.data.AUTOTUNE)
+    return batch_and_prefetch(ds, batch_size, drop_remainder and train)
 
 
 # =============================================================================== evaluation

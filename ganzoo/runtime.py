@@ -4,6 +4,10 @@
     generator = load("exported/dcgan")            # directory of ganzoo.export, or its .onnx file
     images = generator.generate(16, seed=0)       # uint8 (16, H, W, C), == model.generate(16, seed=0)
 
+Style-based exports (``stylegan_manifest.json``: mapping and synthesis graphs) load as
+:class:`OnnxStyleGenerator`, whose ``generate`` also takes ``truncation_psi``,
+``noise_mode`` and ``mix`` like ``StyleGAN.generate``.
+
 This module imports numpy, onnxruntime and :mod:`ganzoo.sampling` only (keep it that
 way: deployments install ``onnxruntime`` without TensorFlow). Latent vectors come from
 :func:`ganzoo.sampling.latent_vectors`, the same draw ``GAN.generate(seed=...)`` makes,
@@ -21,10 +25,11 @@ import numpy as np
 import onnxruntime as ort
 
 from ganzoo.files import sha256_file
-from ganzoo.sampling import check_labels, latent_vectors, to_uint8
+from ganzoo.sampling import NOISE_MODES, check_labels, const_noise_maps, latent_vectors, noise_maps, to_uint8
 
 ONNX_FILENAME = "generator.onnx"
 MANIFEST_FILENAME = "manifest.json"
+STYLE_MANIFEST_FILENAME = "stylegan_manifest.json"
 
 
 class OnnxGenerator:
@@ -136,8 +141,114 @@ class OnnxGenerator:
         return check_labels(labels, n, self.num_classes, f"{self.architecture or 'This'} generator")
 
 
-def load(path: str | os.PathLike, **kwargs) -> OnnxGenerator:
-    """``OnnxGenerator(path, **kwargs)``: an export directory or its ``generator.onnx``."""
+class OnnxStyleGenerator:
+    """An exported style-based generator: its mapping and synthesis graphs in ONNX Runtime sessions.
+
+    ``generate`` reproduces ``StyleGAN.generate`` (same seeds, truncation, noise modes and
+    style mixing) without TensorFlow: z -> ``mapping.onnx`` (with ``truncation_psi``) -> w,
+    broadcast to ``num_ws`` styles (mixed when asked) -> ``synthesis.onnx`` with the noise maps.
+
+    Args:
+        path: an export directory of ``export_stylegan`` (``stylegan_manifest.json``, ``mapping.onnx``,
+            ``synthesis.onnx``).
+        threads, providers: as for :class:`OnnxGenerator`.
+    """
+
+    num_classes = None
+    is_conditional = False
+    outputs_images = True
+
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: Sequence[str] | None = None):
+        folder = Path(path)
+        folder = folder.parent if folder.suffix == ".onnx" else folder
+        manifest_path = folder / STYLE_MANIFEST_FILENAME
+        if not manifest_path.is_file():
+            raise FileNotFoundError(f"No {STYLE_MANIFEST_FILENAME} in {folder}: not a style-based export.")
+        self.path = folder
+        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+        if "onnx" not in self.manifest.get("formats", []):
+            raise ValueError(f"{manifest_path} lists no ONNX graphs (formats: {self.manifest.get('formats')}).")
+        self.architecture = self.manifest.get("architecture")
+        self.latent_dim = int(self.manifest["latent_dim"])
+        self.num_ws = int(self.manifest["num_ws"])
+        self.image_shape = tuple(int(s) for s in self.manifest["image_shape"])
+        self.noise_names = list(self.manifest["noise_inputs"])
+        self.noise_resolutions = [int(shape[1]) for shape in self.manifest["noise_inputs"].values()]
+        self._const_noise = const_noise_maps(self.noise_resolutions)
+        self.threads = physical_cores() if threads is None else int(threads)
+        _check_positive_int("threads", self.threads)
+        options = session_options(self.threads)
+        providers = list(providers or ["CPUExecutionProvider"])
+        self.mapping, self.synthesis = (
+            ort.InferenceSession(str(folder / f"{graph}.onnx"), sess_options=options, providers=providers)
+            for graph in ("mapping", "synthesis"))
+
+    def __repr__(self) -> str:
+        return (f"OnnxStyleGenerator({str(self.path)!r}, latent_dim={self.latent_dim}, num_ws={self.num_ws}, "
+                f"image_shape={self.image_shape}, threads={self.threads})")
+
+    def mapping_ws(self, z: np.ndarray, truncation_psi: float = 1.0) -> np.ndarray:
+        """z (n, latent_dim) -> truncated styles (n, num_ws, w_dim)."""
+        z = np.asarray(z, np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (n, {self.latent_dim}), got {z.shape}.")
+        (w,) = self.mapping.run(["w"], {"z": z, "truncation_psi": np.asarray(truncation_psi, np.float32)})
+        return np.repeat(w[:, None], self.num_ws, axis=1)
+
+    def noise_inputs(self, n: int, noise_mode: str = "const", seed: int | None = None) -> dict[str, np.ndarray]:
+        """Noise maps for ``n`` samples, as ``StyleGAN.noise_inputs``."""
+        if noise_mode not in NOISE_MODES:
+            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}.")
+        if noise_mode == "const":
+            maps = [np.repeat(m, n, axis=0) for m in self._const_noise]
+        elif noise_mode == "none":
+            maps = [np.zeros((n, r, r, 1), np.float32) for r in self.noise_resolutions]
+        else:
+            seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed
+            maps = noise_maps(n, self.noise_resolutions, seed)
+        return dict(zip(self.noise_names, maps))
+
+    def generate(
+        self,
+        n: int,
+        seed: int | None = 0,
+        labels=None,
+        batch_size: int = 256,
+        raw: bool = False,
+        truncation_psi: float = 1.0,
+        noise_mode: str = "const",
+        mix=None,
+        mix_cutoff: int | None = None,
+    ) -> np.ndarray:
+        """``n`` images, as ``StyleGAN.generate(n, seed, ...)``: uint8, or float32 with ``raw=True``."""
+        _check_positive_int("n", n)
+        _check_positive_int("batch_size", batch_size)
+        check_labels(labels, n, None, "A style-based generator")
+        ws = self.mapping_ws(latent_vectors(n, self.latent_dim, seed), truncation_psi)
+        if mix is not None:
+            z2 = latent_vectors(n, self.latent_dim, int(mix)) if np.ndim(mix) == 0 else np.asarray(mix, np.float32)
+            if z2.shape != (n, self.latent_dim):
+                raise ValueError(f"mix must be a seed or an array of shape {(n, self.latent_dim)}, got {z2.shape}.")
+            cutoff = self.num_ws // 2 if mix_cutoff is None else int(mix_cutoff)
+            if not 0 <= cutoff <= self.num_ws:
+                raise ValueError(f"mix_cutoff must be in [0, {self.num_ws}], got {cutoff}.")
+            ws[:, cutoff:] = self.mapping_ws(z2, truncation_psi)[:, cutoff:]
+        elif mix_cutoff is not None:
+            raise ValueError("mix_cutoff needs mix= (the second latents).")
+        noise = self.noise_inputs(n, noise_mode, seed if noise_mode == "random" else None)
+        outputs = []
+        for start in range(0, n, batch_size):
+            feed = {"ws": ws[start:start + batch_size], **{k: v[start:start + batch_size] for k, v in noise.items()}}
+            outputs.append(self.synthesis.run(["image"], feed)[0])
+        images = np.concatenate(outputs).astype(np.float32)
+        return images if raw else to_uint8(images)
+
+
+def load(path: str | os.PathLike, **kwargs) -> OnnxGenerator | OnnxStyleGenerator:
+    """The runtime generator of an export directory (or its ``.onnx`` file): plain or style-based."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    if (folder / STYLE_MANIFEST_FILENAME).is_file():
+        return OnnxStyleGenerator(folder, **kwargs)
     return OnnxGenerator(path, **kwargs)
 
 

@@ -17,6 +17,26 @@ def latent_vectors(n: int, latent_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((n, latent_dim), dtype=np.float32)
 
 
+NOISE_MODES = ("const", "random", "none")  # the per-layer noise inputs of style-based generators
+CONST_NOISE_SEED = 0x5EED  # the fixed noise maps of noise_mode="const" (not saved: they are recomputed)
+
+
+def noise_maps(n: int, resolutions, seed: int) -> list[np.ndarray]:
+    """The per-layer noise maps of ``noise_mode="random"``: float32 (n, r, r, 1), one per resolution.
+
+    ``numpy.random.default_rng([seed, 1])`` draws them in layer order, so the runtime without
+    TensorFlow reproduces ``StyleGAN.generate(seed=seed, noise_mode="random")`` exactly.
+    """
+    rng = np.random.default_rng([int(seed), 1])
+    return [rng.standard_normal((n, r, r, 1), dtype=np.float32) for r in resolutions]
+
+
+def const_noise_maps(resolutions) -> list[np.ndarray]:
+    """The fixed maps of ``noise_mode="const"``: (1, r, r, 1) each, from a fixed seed."""
+    rng = np.random.default_rng(CONST_NOISE_SEED)
+    return [rng.standard_normal((1, r, r, 1), dtype=np.float32) for r in resolutions]
+
+
 def check_labels(labels, n: int, num_classes: int | None, owner: str = "This model") -> np.ndarray | None:
     """Validate class labels for generation: an int or ``n`` ints in ``[0, num_classes)``.
 
@@ -81,3 +101,29 @@ def save_grid(images: np.ndarray, path: str | Path, columns: int | None = None, 
     if upscale is None:
         upscale = max(1, 64 // images.shape[1])
     return save_png(image_grid(images, columns), path, upscale=upscale)
+
+
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported on first use: it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_points(points: np.ndarray, path: str | Path, reference: np.ndarray | None = None, title: str = "") -> Path:
+    """Scatter plot of 2-D samples, with the true mode centres (``reference``) marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4, 4))
+    if reference is not None:
+        ax.scatter(*np.asarray(reference).T, c="tab:red", marker="x", s=60, label="modes")
+    ax.scatter(points[:, 0], points[:, 1], s=4, alpha=0.5, label="samples")
+    ax.set_title(title)
+    ax.set_aspect("equal")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -17,6 +17,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from ganzoo import data as data_lib
 from ganzoo import distribute, reliability
@@ -130,8 +131,11 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     model = create(config.architecture, **{**inferred, "seed": config.seed, **precision, **config.model})
     if source is not None:
         _initialize_from(model, source, config.init_from)
+    compile_options = dict(config.compile)
+    if "jit_compile" not in compile_options and cls.xla_pays and not tf.distribute.has_strategy():
+        compile_options["jit_compile"] = True  # XLA where tools/bench.py measured it faster (one device)
     model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
-                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss, **config.compile)
+                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss, **compile_options)
     return model
 
 

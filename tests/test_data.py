@@ -43,6 +43,16 @@ def test_digits_batches_are_float_images_in_range():
     assert labels.dtype == np.int32 and set(labels.tolist()) == set(range(10))
 
 
+def test_pipelines_run_without_the_tf_data_autotuner():
+    """The autotuner stalls every epoch start on small CPU machines (docs/BENCHMARKS.md): ganzoo's pipelines turn it off."""
+    from ganzoo import image_tasks
+
+    for ds in (data.load("digits", batch_size=64), data.load("ring8", batch_size=64),
+               image_tasks.load_pairs("skimage:sr", batch_size=4, crop_size=16, scale=2, seed=0),
+               image_tasks.load_unpaired("skimage:hue", batch_size=4, crop_size=16, seed=0)):
+        assert ds.options().autotune.enabled is False
+
+
 def test_digits_splits_partition_the_dataset_with_stratified_test():
     def everything(split):
         return epoch(data.load("digits", split=split, batch_size=1, shuffle=False, with_labels=True, image_size=8))

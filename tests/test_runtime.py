@@ -150,3 +150,26 @@ def test_missing_or_mismatched_files_give_clear_errors(exports, tmp_path):
         runtime.load(lone)
     with pytest.raises(ValueError, match=r"has inputs \['z', 'label'\]"):
         runtime.load(lone, check_hash=False)
+
+
+SAMPLE_SCRIPT = r"""
+import json, sys
+from ganzoo.cli import main
+
+code = main(["sample", sys.argv[1], "-n", "8", "-o", sys.argv[2], *sys.argv[3:]])
+print(json.dumps({"code": code, "heavy": sorted({m.split(".")[0] for m in sys.modules} & {"tensorflow", "keras"})}))
+"""
+
+
+@pytest.mark.parametrize("name, options", [("dcgan-digits", []), ("cgan-digits", []), ("vanilla_gan-ring8", []),
+                                           ("stylegan-digits", ["--truncation", "0.7", "--noise-mode", "random"])])
+def test_cli_sample_of_every_generator_kind_runs_without_tensorflow(name, options, tmp_path):
+    """`ganzoo sample NAME` (ONNX backend) never imports TensorFlow: that is what makes its cold start ~1 s."""
+    from PIL import Image
+
+    output = tmp_path / "samples.png"
+    result = subprocess.run([sys.executable, "-c", SAMPLE_SCRIPT, name, str(output), *options], capture_output=True,
+                            text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
+    assert Image.open(output).size[0] > 16

@@ -8,7 +8,7 @@ import tensorflow as tf
 from conftest import image_batches
 
 import ganzoo
-from ganzoo import latent_tools
+from ganzoo import latent_tools, runtime
 from ganzoo.architectures.stylegan import StyleGAN, export_stylegan, noise_maps
 from ganzoo.sampling import latent_vectors
 from ganzoo.style_layers import EqualizedConv2D, EqualizedDense, ModulatedConv2D, NoiseInjection, PixelNorm
@@ -118,6 +118,15 @@ def test_bad_arguments_are_refused():
 
 
 # ---------------------------------------------------------------------- training
+def test_compile_defaults_are_the_papers():
+    model = StyleGAN(**TINY)
+    model.compile(g_optimizer=None, d_optimizer=None, loss=None)  # what ganzoo.training passes when unset
+    assert model.adversarial_loss.name == "non_saturating"
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        assert float(optimizer.learning_rate) == 2e-3 and float(optimizer.beta_1) == 0.0
+        assert float(optimizer.beta_2) == 0.99
+
+
 def test_fit_runs_every_regularizer_and_tracks_w_avg(trained):
     model, history, before, _ = trained
     for name in ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "pl_mean", "d_grad_norm", "g_grad_norm"):
@@ -222,6 +231,17 @@ def test_export_parity_for_mapping_synthesis_and_generator(trained, tmp_path):
         np.testing.assert_allclose(image, expected, atol=1e-4)
         ws = loaded.mapping(z, tf.constant(0.7))["w"].numpy()
         np.testing.assert_allclose(ws, model.mapping_ws(z, 0.7)[:, 0], atol=1e-5)
+    # The TensorFlow-free runtime reproduces generate() with truncation, every noise mode and mixing.
+    generator = runtime.load(tmp_path / "export")
+    assert isinstance(generator, runtime.OnnxStyleGenerator) and generator.noise_names == model.noise_names
+    for options in ({}, {"truncation_psi": 0.5}, {"noise_mode": "random"}, {"noise_mode": "none", "mix": 3},
+                    {"mix": 5, "mix_cutoff": 1, "truncation_psi": 0.7}):
+        np.testing.assert_allclose(generator.generate(5, seed=2, raw=True, batch_size=2, **options),
+                                   model.generate(5, seed=2, raw=True, **options), atol=1e-4, err_msg=str(options))
+    with pytest.raises(ValueError, match="mix must be a seed or an array of shape"):
+        generator.generate(2, mix=np.zeros((3, 16), np.float32))
+    with pytest.raises(ValueError, match="noise_mode must be one of"):
+        generator.generate(2, noise_mode="fixed")
 
 
 def test_projector_reduces_reconstruction_error_on_a_generated_image(trained):

@@ -325,7 +325,9 @@ class TFWorker:
         spec = importlib.util.spec_from_file_location("train_zoo", ROOT / "tools" / "train_zoo.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        recipes = {name: dataclasses.asdict(r["config"]) for name, r in module.RECIPES.items()}
+        # A recipe's last phase is its zoo configuration (a phase that starts from the one before it starts anew here).
+        recipes = {name: dataclasses.asdict(dataclasses.replace(r["phases"][-1], init_from=None))
+                   for name, r in module.RECIPES.items()}
         return {"recipes": recipes, "architectures": list_architectures()}
 
     def op_dump_digits(self, path: str, image_size: int):
@@ -632,16 +634,24 @@ class TFWorker:
         loaded = tf.saved_model.load(str(folder / "savedmodel"))
         onnx_path = str(folder / "generator.onnx")
         cond = model.is_conditional
+        style = model.architecture == "stylegan"
         cores = os.cpu_count() or 1
         result: dict[str, Any] = {"conditional": cond, "latent_dim": model.latent_dim,
                                   "image_shape": list(model.image_shape), "backends": {}}
 
-        def feeds(batch):
+        def inputs(batch):
+            """(ONNX feed, SavedModel serve arguments, Keras model input) for ``batch`` samples."""
             z = latent_vectors(batch, model.latent_dim, 0)
-            labels = (np.arange(batch) % model.num_classes).astype(np.int32) if cond else None
-            return z, labels
+            if style:  # psi = 1 and the constant noise maps, as model(z)
+                noise = model.noise_inputs(batch, "const")
+                feed = {"z": z, "truncation_psi": np.array(1.0, np.float32), **noise}
+                return feed, [tf.constant(z), tf.constant(1.0), *map(tf.constant, noise.values())], z
+            if cond:
+                labels = (np.arange(batch) % model.num_classes).astype(np.int32)
+                return {"z": z, "label": labels}, [tf.constant(z), tf.constant(labels)], [z, labels]
+            return {"z": z}, [tf.constant(z)], z
 
-        keras_fn = tf.function(lambda *a: model(list(a) if cond else a[0], training=False))
+        keras_fn = tf.function(lambda x: model(x, training=False))
 
         def session(threads, spinning=True, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL):
             options = runtime.session_options(threads)
@@ -649,30 +659,32 @@ class TFWorker:
             options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
             return ort.InferenceSession(onnx_path, sess_options=options, providers=["CPUExecutionProvider"])
 
-        library = runtime.OnnxGenerator(folder)
-        sessions = {"onnx (ganzoo.runtime default: %d thread%s)" % (library.threads, "s" * (library.threads > 1)):
-                    ("library", library.session)}
+        library = runtime.load(folder)
+        library_label = "onnx (ganzoo.runtime default: %d thread%s)" % (library.threads, "s" * (library.threads > 1))
+        sessions = {}
         for threads in sorted({1, cores}):
             for spinning in (True, False):
-                label = f"onnx threads={threads} spinning={'on' if spinning else 'off'}"
-                sessions[label] = ("tuned", session(threads, spinning))
-        sessions["onnx threads=1 no graph optimization"] = ("tuned", session(1, True, ort.GraphOptimizationLevel.ORT_DISABLE_ALL))
+                sessions[f"onnx threads={threads} spinning={'on' if spinning else 'off'}"] = session(threads, spinning)
+        sessions["onnx threads=1 no graph optimization"] = session(1, True, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
 
         for batch, calls in ((1, calls_b1), (64, calls_b64)):
-            z, labels = feeds(batch)
-            zt = tf.constant(z)
-            lt = tf.constant(labels) if cond else None
+            feed, serve_args, keras_input = inputs(batch)
+            keras_tensor = tf.nest.map_structure(tf.constant, keras_input)
+            if style:  # the runtime's own path: mapping and synthesis graphs, latents drawn from the seed
+                library_fn = lambda batch=batch: library.generate(batch, seed=0, raw=True, batch_size=batch)
+            else:
+                library_fn = lambda feed=feed: library.run(feed["z"], feed.get("label"))
             fns = {
-                "keras model(x)": lambda: np.asarray(model([z, labels] if cond else z, training=False)),
-                "keras model(x) in tf.function": lambda: keras_fn(*([zt, lt] if cond else [zt])).numpy(),
-                "savedmodel serve": lambda: _first(loaded.serve(*([zt, lt] if cond else [zt]))).numpy(),
+                "keras model(x)": lambda: np.asarray(model(keras_input, training=False)),
+                "keras model(x) in tf.function": lambda: keras_fn(keras_tensor).numpy(),
+                "savedmodel serve": lambda: _first(loaded.serve(*serve_args)).numpy(),
+                library_label: library_fn,
             }
-            feed = {"z": z, **({"label": labels} if cond else {})}
-            for label, (kind, sess) in sessions.items():
-                fns[label] = lambda sess=sess: sess.run(None, feed)[0]
+            for label, sess in sessions.items():
+                fns[label] = lambda sess=sess, feed=feed: sess.run(None, feed)[0]
             for label, fn in fns.items():
                 stats = time_calls(fn, calls)
-                stats["kind"] = ("library" if label.startswith("onnx (") else "tuned") if label.startswith("onnx") else "tf"
+                stats["kind"] = ("library" if label == library_label else "tuned") if label.startswith("onnx") else "tf"
                 result["backends"].setdefault(label, {})[str(batch)] = stats
         return result
 

@@ -33,7 +33,8 @@ import numpy as np
 from ganzoo import evaluation, image_tasks, latent_tools, zoo
 from ganzoo import metrics as metrics_lib
 from ganzoo.architectures.stylegan import export_stylegan
-from ganzoo.callbacks import default_labels, plot_points
+from ganzoo.callbacks import default_labels
+from ganzoo.sampling import plot_points
 from ganzoo.checks import load_model
 from ganzoo.data import mixture_modes
 from ganzoo.export import export

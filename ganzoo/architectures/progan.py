@@ -41,6 +41,9 @@ from ganzoo.style_layers import EqualizedConv2D, EqualizedDense, FadeIn, PixelNo
 class ProGAN(GAN):
     """Progressive growing GAN with equalized learning rate, pixel norm and minibatch stddev.
 
+    ``compile()`` defaults to the paper's WGAN loss (with ``gp_weight`` and the drift term) and
+    Adam(1e-3, beta_1=0, beta_2=0.99) for both networks.
+
     Args:
         image_shape: (size, size, channels), size a power of two >= 8.
         latent_dim: size of z (512 in the paper).
@@ -51,6 +54,8 @@ class ProGAN(GAN):
         drift_weight: weight of the drift term keeping D's outputs near 0 (0.001).
         ema_decay: EMA of G for inference (0.999).
     """
+
+    default_loss = "wasserstein"
 
     def __init__(
         self,
@@ -255,13 +260,9 @@ class ProGAN(GAN):
         return small
 
     # ---------------------------------------------------------------- training
-    def compile(self, g_optimizer=None, d_optimizer=None, loss="wasserstein", **kwargs) -> None:
-        """As ``GAN.compile``, with the paper's defaults: WGAN loss, Adam(1e-3, beta_1=0, beta_2=0.99)."""
-        def paper_adam():
-            return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
-
-        super().compile(g_optimizer=g_optimizer or paper_adam(), d_optimizer=d_optimizer or paper_adam(),
-                        loss=loss, **kwargs)
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """The paper's Adam(1e-3, beta_1=0, beta_2=0.99)."""
+        return keras.optimizers.Adam(1e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
 
     def fit(self, *args, callbacks=None, **kwargs):
         """``keras.Model.fit``, with a :class:`ProgressiveGrowing` callback added when missing."""

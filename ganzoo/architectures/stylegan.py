@@ -40,7 +40,7 @@ from ganzoo.architectures.dcgan import check_pyramid_shape
 from ganzoo.base import GAN, _check_positive_int
 from ganzoo.layers import MinibatchStdDev
 from ganzoo.registry import register_architecture
-from ganzoo.sampling import latent_vectors, to_uint8
+from ganzoo.sampling import NOISE_MODES, const_noise_maps, latent_vectors, noise_maps, to_uint8
 from ganzoo.style_layers import (
     BiasActivation,
     BroadcastLatent,
@@ -55,26 +55,6 @@ from ganzoo.style_layers import (
 )
 
 ARCHITECTURES = ("skip", "resnet")
-NOISE_MODES = ("const", "random", "none")
-CONST_NOISE_SEED = 0x5EED  # the fixed noise maps of noise_mode="const" (not saved: they are recomputed)
-
-
-def noise_maps(n: int, resolutions, seed: int) -> list[np.ndarray]:
-    """The per-layer noise maps of ``noise_mode="random"``: float32 (n, r, r, 1), one per resolution.
-
-    ``numpy.random.default_rng([seed, 1])`` draws them in layer order, so a runtime without
-    TensorFlow reproduces ``generate(seed=seed, noise_mode="random")`` exactly.
-    """
-    rng = np.random.default_rng([int(seed), 1])
-    return [rng.standard_normal((n, r, r, 1), dtype=np.float32) for r in resolutions]
-
-
-def const_noise_maps(resolutions) -> list[np.ndarray]:
-    """The fixed maps of ``noise_mode="const"``: (1, r, r, 1) each, from a fixed seed."""
-    rng = np.random.default_rng(CONST_NOISE_SEED)
-    return [rng.standard_normal((1, r, r, 1), dtype=np.float32) for r in resolutions]
-
-
 class GeneratorParts(NamedTuple):
     mapping: keras.Model  # z -> w
     truncation: Truncation  # [w, psi] -> w_avg + psi (w - w_avg)
@@ -105,6 +85,9 @@ class StyleGAN(GAN):
         w_avg_decay: decay of the tracked average latent ``w_avg`` (0.995).
         ema_decay: EMA of the generator used for inference (0.999).
         augment: "diffaugment" or "ada" (``ganzoo.augment``) for small data sets.
+
+    ``compile()`` defaults to the non-saturating logistic loss and the paper's
+    Adam(2e-3, beta_1=0, beta_2=0.99) for both networks.
     """
 
     def __init__(
@@ -298,6 +281,10 @@ class StyleGAN(GAN):
         return self.parts().truncation.w_avg.numpy()
 
     # ---------------------------------------------------------------- training
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """The paper's Adam(2e-3, beta_1=0, beta_2=0.99, epsilon=1e-8)."""
+        return keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
+
     def _sample_noise(self, batch_size) -> dict[str, tf.Tensor]:
         return {name: self.sample_normal((batch_size, r, r, 1))
                 for name, r in zip(self.noise_names, self.noise_resolutions)}
