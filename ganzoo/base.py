@@ -272,7 +272,7 @@ class GAN(keras.Model):
         return list(self._trackers.values())
 
     def record(self, **values) -> dict[str, Any]:
-        """Update the named trackers and return the logs Keras prints.
+        """Update the named trackers and return their logs (what Keras prints).
 
         Trackers are SUM-aggregated Means: under a strategy a log is the mean over all
         replicas. A new name gets its tracker outside the traced step, in the strategy's
@@ -283,7 +283,8 @@ class GAN(keras.Model):
                 self._trackers[name] = distribute.new_metric(name, self.distribute_strategy)
             value, weight = value if isinstance(value, tuple) else (value, None)  # (value, weight) pairs
             self._trackers[name].update_state(value, sample_weight=weight)
-        return {name: distribute.log_value(tracker.result()) for name, tracker in self._trackers.items()}
+        # Only what this step measured: a phase without D (SRGAN's MSE pre-training) logs no D numbers.
+        return {name: distribute.log_value(self._trackers[name].result()) for name in values}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3 reduces a distributed data batch across workers here, which fails under

@@ -59,6 +59,8 @@ def _configure_train(p: argparse.ArgumentParser) -> None:
                    help="compute precision (weights stay float32; mixed_float16 uses loss scaling)")
     p.add_argument("--deterministic", action="store_true",
                    help="tf.config.experimental.enable_op_determinism(): bit-identical reruns and resumes")
+    p.add_argument("--xla", choices=("auto", "on", "off"), default="auto",
+                   help="jit_compile the train step: auto = where tools/bench.py measured it faster (the DCGAN family)")
     p.add_argument("--init-from", default=None, metavar="NAME_OR_FILE",
                    help="fine-tune: start from a zoo model's (or .keras file's) networks and architecture arguments")
 
@@ -73,6 +75,7 @@ def _train(args: argparse.Namespace) -> int:
         image_size=args.image_size, channels=args.channels, seed=args.seed, loss=args.loss,
         g_learning_rate=args.g_lr, d_learning_rate=args.d_lr, model=dict(args.model), sample_every=args.sample_every,
         strategy=args.strategy, precision=args.precision, deterministic=args.deterministic, init_from=args.init_from,
+        compile={} if args.xla == "auto" else {"jit_compile": args.xla == "on"},
     )
     out = args.out or os.path.join("runs", f"{args.architecture}-{args.data.replace(':', '_').replace('/', '_')}")
     train(config, out, resume=args.resume)

@@ -24,10 +24,10 @@ Specs accepted by ``load``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import difflib
-from pathlib import Path
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf

@@ -25,7 +25,14 @@ import numpy as np
 import onnxruntime as ort
 
 from ganzoo.files import sha256_file
-from ganzoo.sampling import NOISE_MODES, check_labels, const_noise_maps, latent_vectors, noise_maps, to_uint8
+from ganzoo.sampling import (
+    NOISE_MODES,
+    check_labels,
+    const_noise_maps,
+    latent_vectors,
+    noise_maps,
+    to_uint8,
+)
 
 ONNX_FILENAME = "generator.onnx"
 MANIFEST_FILENAME = "manifest.json"

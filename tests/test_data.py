@@ -7,9 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from collections import Counter  # noqa: E402
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ganzoo import data  # noqa: E402
 from ganzoo.data import DataError  # noqa: E402

@@ -11,7 +11,13 @@ import ganzoo
 from ganzoo import latent_tools, runtime
 from ganzoo.architectures.stylegan import StyleGAN, export_stylegan, noise_maps
 from ganzoo.sampling import latent_vectors
-from ganzoo.style_layers import EqualizedConv2D, EqualizedDense, ModulatedConv2D, NoiseInjection, PixelNorm
+from ganzoo.style_layers import (
+    EqualizedConv2D,
+    EqualizedDense,
+    ModulatedConv2D,
+    NoiseInjection,
+    PixelNorm,
+)
 
 TINY = dict(image_shape=(16, 16, 1), latent_dim=16, mapping_layers=2, channel_base=128, channel_max=16, seed=0)
 
@@ -123,8 +129,8 @@ def test_compile_defaults_are_the_papers():
     model.compile(g_optimizer=None, d_optimizer=None, loss=None)  # what ganzoo.training passes when unset
     assert model.adversarial_loss.name == "non_saturating"
     for optimizer in (model.g_optimizer, model.d_optimizer):
-        assert float(optimizer.learning_rate) == 2e-3 and float(optimizer.beta_1) == 0.0
-        assert float(optimizer.beta_2) == 0.99
+        assert float(optimizer.learning_rate) == pytest.approx(2e-3) and float(optimizer.beta_1) == 0.0
+        assert float(optimizer.beta_2) == pytest.approx(0.99)
 
 
 def test_fit_runs_every_regularizer_and_tracks_w_avg(trained):

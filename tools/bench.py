@@ -56,7 +56,16 @@ BENCH_DIR = ROOT / "runs" / "bench"
 RESULTS = BENCH_DIR / "results.json"
 LOGS = BENCH_DIR / "logs"
 MARK = "@@bench@@ "
-SECTIONS = ("peak", "compare", "probes", "pipeline", "archs", "scaling", "inference", "peak_end")
+SECTIONS = ("peak", "compare", "probes", "defaults", "pipeline", "archs", "scaling", "inference", "peak_end")
+COMPARE_NAMES = ("ganzoo", "ganzoo_no_xla", "keras", "torch", "torch_1t")
+NO_XLA = {"jit_compile": False}
+# TensorFlow's own defaults on this CPU, then ganzoo's speed defaults switched on one at a time.
+DEFAULT_CASES = {
+    "TensorFlow defaults (Eigen kernels, tf.data autotuner, no XLA)": ("0", "pipeline_autotune", False),
+    "+ oneDNN kernels": ("1", "pipeline_autotune", False),
+    "+ autotuner off (ganzoo's pipelines)": ("1", "pipeline", False),
+    "+ XLA: ganzoo train's defaults": ("1", "pipeline", True),
+}
 
 # Architectures without a zoo recipe yet get this configuration (digits at 16 px like the zoo's
 # dcgan/cgan where the architecture generates from a latent; small synthetic pairs otherwise).
@@ -266,10 +275,9 @@ class TFWorker:
 
     def __init__(self):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import ganzoo.architectures  # noqa: F401  (first, as in a user's program: its oneDNN default applies)
         import keras
         import tensorflow as tf
-
-        import ganzoo.architectures  # noqa: F401  (registers every architecture)
 
         self.tf, self.keras = tf, keras
         self.entries: dict[str, dict[str, Any]] = {}
@@ -384,6 +392,10 @@ class TFWorker:
             standard = self._is_standard_step(model)
             info["architecture"] = model.architecture
         datasets = {"pipeline": ds}
+        if spec.get("autotune"):  # the same pipeline with tf.data's autotuner back on (TensorFlow's default)
+            options = self.tf.data.Options()
+            options.autotune.enabled = True
+            datasets["pipeline_autotune"] = ds.with_options(options)
         if spec.get("memory") or spec.get("data_mode") == "memory":
             datasets["memory"] = self._in_memory(ds)
         default = spec.get("data_mode", "pipeline")
@@ -747,9 +759,8 @@ class TorchWorker:
                 "mkldnn": bool(torch.backends.mkldnn.is_available())}
 
     def op_add(self, id: str, spec: dict[str, Any]):
-        import numpy as np
-
         import bench_reference as ref
+        import numpy as np
 
         images = np.load(spec["images"])
         trainer = ref.TorchTrainer(images, batch_size=spec.get("batch_size", 64), threads=spec.get("threads"))
@@ -812,12 +823,12 @@ class WorkerError(RuntimeError):
 class Worker:
     """A worker process started by this script; ``call`` sends one command and waits for its reply."""
 
-    def __init__(self, kind: str, name: str, start_timeout: float = 300):
+    def __init__(self, kind: str, name: str, start_timeout: float = 300, env: dict[str, str] | None = None):
         LOGS.mkdir(parents=True, exist_ok=True)
         self.name = name
         self.log = open(LOGS / f"{name}.log", "w")
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1", **(env or {}))
         t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker", kind], cwd=ROOT,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
@@ -874,13 +885,14 @@ class Workers:
         self.shared: Worker | None = None
 
     @contextlib.contextmanager
-    def tf(self, name: str):
-        if self.plan.shared_tf_worker:
+    def tf(self, name: str, env: dict[str, str] | None = None):
+        """A TensorFlow worker (its own process unless quick mode shares one; ``env`` always gets its own)."""
+        if self.plan.shared_tf_worker and env is None:
             if self.shared is None:
                 self.shared = Worker("tf", "tf-shared")
             yield self.shared
             return
-        worker = Worker("tf", name)
+        worker = Worker("tf", name, env=env)
         try:
             yield worker
         finally:
@@ -925,10 +937,14 @@ def section_compare(plan: Plan, workers: Workers, results: dict):
             out["digits"] = wg.call("dump_digits", path=str(images_path), image_size=CLASSIC["image_size"])
             out["tf_info"] = wg.call("info")
             out["entries"] = {}
-            out["entries"]["ganzoo"] = wg.call("add", id="cmp-ganzoo", spec={
-                "impl": "ganzoo", "config": dict(architecture="dcgan", data="digits", image_size=28, batch_size=64,
-                                                 seed=0, model=dict(latent_dim=100, base_filters=64))})
+            classic = dict(architecture="dcgan", data="digits", image_size=28, batch_size=64, seed=0,
+                           model=dict(latent_dim=100, base_filters=64))
+            # As ganzoo.training builds it (XLA for the DCGAN family), and without XLA: like for like with the reference.
+            out["entries"]["ganzoo"] = wg.call("add", id="cmp-ganzoo", spec={"impl": "ganzoo", "config": classic})
             contenders["ganzoo"] = wg
+            out["entries"]["ganzoo_no_xla"] = wg.call("add", id="cmp-ganzoo_no_xla", spec={
+                "impl": "ganzoo", "config": classic, "compile": {"jit_compile": False}})
+            contenders["ganzoo_no_xla"] = wg
             # The plain Keras reference in its own process (unless quick mode shares one).
             wk = wg if plan.shared_tf_worker else Worker("tf", "compare-keras")
             if wk is not wg:
@@ -954,11 +970,11 @@ def section_compare(plan: Plan, workers: Workers, results: dict):
             except Exception as error:
                 out["torch_error"] = f"{type(error).__name__}: {error}"
                 log(f"compare: PyTorch unavailable: {error}")
-            names = [n for n in ("ganzoo", "keras", "torch", "torch_1t") if n in contenders]
+            names = [n for n in COMPARE_NAMES if n in contenders]
             log(f"compare: warm-up {names}")
             out["warmup"] = {n: contenders[n].call("run", id=f"cmp-{n}", epochs=1) for n in names}
-            out["flops_profiler"] = attempt(results, "compare.flops_profiler", wg.call, "flops", id="cmp-ganzoo")
-            out["anatomy"] = attempt(results, "compare.anatomy", wg.call, "anatomy", id="cmp-ganzoo",
+            out["flops_profiler"] = attempt(results, "compare.flops_profiler", wg.call, "flops", id="cmp-ganzoo_no_xla")
+            out["anatomy"] = attempt(results, "compare.anatomy", wg.call, "anatomy", id="cmp-ganzoo_no_xla",
                                      calls=8 if plan.quick else 25)
             for r in range(plan.compare_rounds):
                 order = names[r % len(names):] + names[:r % len(names)]
@@ -980,13 +996,16 @@ def section_probes(plan: Plan, workers: Workers, results: dict):
     base_config = dict(architecture="dcgan", data="digits", image_size=28, batch_size=64, seed=0,
                        model=dict(latent_dim=100, base_filters=64))
     variants = {
-        "ganzoo (baseline)": {"impl": "ganzoo", "config": base_config},
-        "ganzoo jit_compile=True (XLA)": {"impl": "ganzoo", "config": base_config, "compile": {"jit_compile": True}},
+        "ganzoo (baseline)": {"impl": "ganzoo", "config": base_config, "compile": NO_XLA},
+        "ganzoo jit_compile=True (XLA; ganzoo.training's default)": {"impl": "ganzoo", "config": base_config,
+                                                                     "compile": {"jit_compile": True}},
         "ganzoo steps_per_execution=25": {"impl": "ganzoo", "config": base_config,
-                                          "compile": {"steps_per_execution": 25}},
-        "ganzoo without batch value checks": {"impl": "ganzoo", "config": base_config, "variant": "no_checks"},
-        "ganzoo without gradient norms": {"impl": "ganzoo", "config": base_config, "variant": "no_grad_norms"},
-        "ganzoo without checks and norms": {"impl": "ganzoo", "config": base_config, "variant": "lean"},
+                                          "compile": {**NO_XLA, "steps_per_execution": 25}},
+        "ganzoo without batch value checks": {"impl": "ganzoo", "config": base_config, "compile": NO_XLA,
+                                              "variant": "no_checks"},
+        "ganzoo without gradient norms": {"impl": "ganzoo", "config": base_config, "compile": NO_XLA,
+                                          "variant": "no_grad_norms"},
+        "ganzoo without checks and norms": {"impl": "ganzoo", "config": base_config, "compile": NO_XLA, "variant": "lean"},
         "keras reference": {"impl": "keras_ref", "images": str(images_path)},
         "keras reference + fused BatchNorm": {"impl": "keras_ref", "images": str(images_path), "fused_bn": True},
         "keras reference + XLA": {"impl": "keras_ref", "images": str(images_path), "jit_compile": True},
@@ -1017,6 +1036,35 @@ def section_probes(plan: Plan, workers: Workers, results: dict):
                                         epochs=plan.probe_epochs)
             out["rounds"].append(round_)
             log(f"probes round {r + 1}/{plan.probe_rounds} done")
+
+
+def section_defaults(plan: Plan, workers: Workers, results: dict):
+    """What ganzoo's speed defaults buy over TensorFlow's: dcgan at its zoo configuration, cases interleaved."""
+    out: dict[str, Any] = {"rounds": [], "cases": list(DEFAULT_CASES)}
+    results["defaults"] = out
+    with workers.tf("defaults-eigen", env={"TF_ENABLE_ONEDNN_OPTS": "0"}) as eigen, \
+            workers.tf("defaults-onednn", env={"TF_ENABLE_ONEDNN_OPTS": "1"}) as onednn:
+        config = onednn.call("recipes")["recipes"]["dcgan-digits"]
+        out["config"] = config
+        workers_by_kernels = {"0": eigen, "1": onednn}
+        ids = {}
+        for label, (kernels, data, xla) in DEFAULT_CASES.items():
+            ids[label] = f"defaults-{kernels}-{int(xla)}"
+            worker = workers_by_kernels[kernels]
+            if ids[label] not in out.setdefault("entries", {}):
+                out["entries"][ids[label]] = worker.call("add", id=ids[label], spec={
+                    "impl": "ganzoo", "config": config, "compile": {"jit_compile": xla}, "autotune": True})
+                worker.call("run", id=ids[label], epochs=1, data=data)  # warm-up: tracing, XLA compilation
+        labels = list(DEFAULT_CASES)
+        for r in range(plan.pipeline_rounds):
+            round_ = {}
+            for label in labels[r % len(labels):] + labels[:r % len(labels)]:
+                kernels, data, _ = DEFAULT_CASES[label]
+                round_[label] = attempt(results, f"defaults.{label}", workers_by_kernels[kernels].call, "run",
+                                        id=ids[label], epochs=plan.pipeline_epochs * 2, data=data)
+            out["rounds"].append(round_)
+            log(f"defaults round {r + 1}/{plan.pipeline_rounds}: " + ", ".join(
+                f"{statistics.median(rates(v)):.1f}" for v in round_.values() if v))
 
 
 def section_pipeline(plan: Plan, workers: Workers, results: dict):
@@ -1297,15 +1345,17 @@ def analyze(results: dict) -> dict[str, Any]:
     a["peak_gflops"], a["peak_where"] = peak, peak_where
     cmp_ = results.get("compare") or {}
     if cmp_.get("rounds"):
-        names = [n for n in ("ganzoo", "keras", "torch", "torch_1t") if n in cmp_["rounds"][0]]
+        names = [n for n in COMPARE_NAMES if n in cmp_["rounds"][0]]
         per = {n: summarize([x for r in cmp_["rounds"] for x in rates(r[n])]) for n in names}
         a["compare"] = per
         torch_names = [n for n in ("torch", "torch_1t") if n in names]
         a["torch_best"] = max(torch_names, key=lambda n: per[n]["median"] or 0) if torch_names else None
         paired = {}
-        for other in ("keras", a["torch_best"]):
+        # Mechanics: ganzoo without XLA vs the reference (neither uses XLA); vs PyTorch: ganzoo as users run it.
+        like_for_like = "ganzoo_no_xla" if "ganzoo_no_xla" in names else "ganzoo"
+        for mine, other in ((like_for_like, "keras"), ("ganzoo", a["torch_best"])):
             if other in names:
-                ratios = [statistics.median(rates(r["ganzoo"])) / statistics.median(rates(r[other])) for r in cmp_["rounds"]]
+                ratios = [statistics.median(rates(r[mine])) / statistics.median(rates(r[other])) for r in cmp_["rounds"]]
                 paired["torch" if other.startswith("torch") else other] = summarize(ratios)
         a["compare_paired"] = paired
         flops = (cmp_.get("entries", {}).get("ganzoo") or {}).get("flops_per_step", {})
@@ -1345,6 +1395,13 @@ def analyze(results: dict) -> dict[str, Any]:
             a["probes_vs_ref"] = {l: summarize([statistics.median(rates(r[l])) / statistics.median(rates(r[ref]))
                                                 for r in probes["rounds"] if r.get(l) and r.get(ref)])
                                   for l in labels if l.startswith("keras")}
+    defaults = results.get("defaults") or {}
+    if defaults.get("rounds"):
+        labels, base = defaults["cases"], defaults["cases"][0]
+        per = {l: summarize([x for r in defaults["rounds"] if r.get(l) for x in rates(r[l])]) for l in labels}
+        paired = {l: summarize([statistics.median(rates(r[l])) / statistics.median(rates(r[base]))
+                                for r in defaults["rounds"] if r.get(l) and r.get(base)]) for l in labels}
+        a["defaults"] = {"per": per, "paired": paired}
     pipe = results.get("pipeline") or {}
     if pipe.get("rounds"):
         labels = [l for l in pipe["rounds"][0]]
@@ -1575,7 +1632,8 @@ def write_report(results: dict, a: dict) -> str:
         add("| implementation | steps/s (median) | images/s | spread steps/s | GFLOP/s | % of peak | first epoch (s) |")
         add("| --- | --- | --- | --- | --- | --- | --- |")
         threads = (cmp_.get("entries", {}).get("torch") or {}).get("threads", "N")
-        for n, label in (("ganzoo", "ganzoo `fit`"), ("keras", "plain Keras `fit` (reference)"),
+        for n, label in (("ganzoo", "ganzoo `fit` (ganzoo.training's defaults: XLA)"),
+                         ("ganzoo_no_xla", "ganzoo `fit` without XLA"), ("keras", "plain Keras `fit` (reference, no XLA)"),
                          ("torch", f"PyTorch CPU, {threads} threads"), ("torch_1t", "PyTorch CPU, 1 thread")):
             s = a["compare"].get(n)
             if not s:
@@ -1587,7 +1645,7 @@ def write_report(results: dict, a: dict) -> str:
             add(f"| {label} | {fmt(s['median'])} | {fmt(s['median'] * 64)} | {spread(s)} | "
                 f"{fmt(s['median'] * flops.get('needed', 0) / 1e9) if flops else '-'} | {pct(util)} | {fmt(first)} |")
         add("")
-        for other, label in (("keras", "plain Keras"), ("torch", "PyTorch")):
+        for other, label in (("keras", "plain Keras (both without XLA)"), ("torch", "PyTorch (ganzoo with its defaults)")):
             p = (a.get("compare_paired") or {}).get(other)
             if p and p["n"]:
                 add(f"* ganzoo / {label}: **{fmt(p['median'])}x** (per-round ratios {spread(p)}).")
@@ -1635,6 +1693,26 @@ def write_report(results: dict, a: dict) -> str:
             first = results["probes"]["variants"][label]["warmup"]["epoch_s"][0]
             add(f"| {label} | {fmt(s['median'])} | {spread(s)} | {fmt(pb.get('median'))}x | "
                 f"{fmt(pr.get('median')) + 'x' if pr.get('median') else '-'} | {fmt(first)} |")
+        add("")
+    # ---------------------------------------------------------------- defaults
+    if a.get("defaults"):
+        d = results["defaults"]
+        cfg = d.get("config", {})
+        add("## ganzoo's speed defaults against TensorFlow's (dcgan at its zoo configuration)")
+        add("")
+        add(f"`{cfg.get('architecture')}` on `{cfg.get('data')}`, batch {cfg.get('batch_size')}, model {cfg.get('model')}."
+            " TensorFlow enables its oneDNN kernels by itself only on CPUs with AVX-512 VNNI/AMX-class features, keeps"
+            " the tf.data autotuner on and XLA off on CPU; `import ganzoo` turns oneDNN on (x86, before TensorFlow is"
+            " imported; `TF_ENABLE_ONEDNN_OPTS=0` opts out), ganzoo's pipelines turn the autotuner off, and"
+            " `ganzoo.training` compiles the DCGAN family with XLA. Each case is added to the one above it; the two"
+            " kernel settings run in two worker processes, the cases in interleaved rounds.")
+        add("")
+        add("| case | steps/s | spread | vs TensorFlow defaults (per-round median) |")
+        add("| --- | --- | --- | --- |")
+        for label in d["cases"]:
+            per, pr = a["defaults"]["per"].get(label), a["defaults"]["paired"].get(label)
+            if per:
+                add(f"| {label} | {fmt(per['median'])} | {spread(per)} | {fmt(pr.get('median')) + 'x' if pr else '-'} |")
         add("")
     # ---------------------------------------------------------------- pipeline
     if a.get("pipeline"):
@@ -1775,6 +1853,12 @@ def findings(results: dict, a: dict) -> list[str]:
         v = t["vs_torch"]["value"]
         out.append(f"Against PyTorch on the same CPU: {fmt(v)}x" + (" (target 1.3x met)." if t["vs_torch"]["met"] else
                    " (target 1.3x missed)."))
+    if a.get("defaults"):
+        cases = results["defaults"]["cases"]
+        steps = ", ".join(f"{label.lstrip('+ ')} {fmt(a['defaults']['paired'][label]['median'])}x"
+                          for label in cases[1:] if a["defaults"]["paired"][label].get("median"))
+        out.append(f"ganzoo's speed defaults against TensorFlow's on this CPU (dcgan zoo configuration, cumulative): "
+                   f"{steps}.")
     probes = a.get("probes_paired") or {}
     for label, s in probes.items():
         if label == "ganzoo (baseline)" or not s.get("median"):
@@ -1955,7 +2039,7 @@ def run_suite(plan: Plan, sections: tuple[str, ...]) -> dict:
     started = time.perf_counter()
     log(f"{'quick' if plan.quick else 'full'} run, sections {list(sections)}, load average {results['loadavg_start']}")
     workers = Workers(plan)
-    functions = {"peak": section_peak, "compare": section_compare, "probes": section_probes,
+    functions = {"peak": section_peak, "compare": section_compare, "probes": section_probes, "defaults": section_defaults,
                  "pipeline": section_pipeline, "archs": section_archs, "scaling": section_scaling,
                  "inference": section_inference,
                  "peak_end": lambda p, w, r: section_peak(p, w, r, key="peak_end")}

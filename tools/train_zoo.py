@@ -34,11 +34,10 @@ from ganzoo import evaluation, image_tasks, latent_tools, zoo
 from ganzoo import metrics as metrics_lib
 from ganzoo.architectures.stylegan import export_stylegan
 from ganzoo.callbacks import default_labels
-from ganzoo.sampling import plot_points
 from ganzoo.checks import load_model
 from ganzoo.data import mixture_modes
 from ganzoo.export import export
-from ganzoo.sampling import save_grid, save_png
+from ganzoo.sampling import image_grid, plot_points, save_grid, save_png
 from ganzoo.training import TrainConfig, load_dataset, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,9 +102,21 @@ RECIPES: dict[str, dict] = {
         limitations="Generates 2-D points only; it covers only part of the grid (see its metrics).",
         license="Apache-2.0",
     ),
+    "progan-digits": dict(
+        phases=[TrainConfig(
+            architecture="progan", data="digits", epochs=120, batch_size=64, seed=0,
+            model=dict(latent_dim=64, channel_base=512, channel_max=64, stable_images=24_000, fade_images=24_000,
+                       ema_decay=0.995),
+        )],
+        description="Progressive GAN grown 4x4 -> 8x8 -> 16x16 inside one fit (equalized learning rate, pixel norm, "
+                    "minibatch stddev, WGAN-GP with the drift term, the paper's Adam), EMA generator.",
+        intended_use="Demonstrating progressive growing; a small ProGAN to inspect or fine-tune.",
+        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+    ),
     "stylegan-digits": dict(
         phases=[TrainConfig(
             architecture="stylegan", data="digits", epochs=60, batch_size=32, seed=0,
+            g_learning_rate=2e-4, d_learning_rate=2e-4, beta_1=0.5, beta_2=0.999,  # as trained (pre-paper default)
             model=dict(latent_dim=64, mapping_layers=4, channel_base=512, channel_max=64, augment="diffaugment"),
         )],
         description="StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA, "
@@ -224,15 +235,26 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
     """Latent generators: export, a sample grid (a scatter for points), evaluate_model (+ the real-data floor)."""
     manifest = export(model, staging)  # SavedModel + ONNX, parity-verified
     points = len(model.image_shape) == 1
-    samples = model.generate(2000 if points else 64, seed=0, labels=default_labels(model, 64))
+    n = 2000 if points else (6 * model.num_classes if model.is_conditional else 64)  # whole rows of classes
+    samples = model.generate(n, seed=0, labels=default_labels(model, n))
     if points:
         plot_points(samples, staging / "samples.png", reference=mixture_modes(config.data)[0], title=model.architecture)
     else:
         save_grid(samples, staging / "samples.png", columns=8 if not model.is_conditional else model.num_classes)
+    if model.architecture == "progan":  # the same latents at every resolution the growth reached
+        save_png(growth_strip(model), staging / "growth.png", upscale=3)
     metrics = evaluation.evaluate_model(model, config.data, seed=0)
     if not points:
         metrics["reference"] = real_data_reference(config.data, model.image_shape)
     return {"opset": manifest["opset"], "max_abs_diff": manifest["verification"]["max_abs_diff"]}, metrics
+
+
+def growth_strip(model, n: int = 8) -> np.ndarray:
+    """Rows of ProGAN samples of the same seeds at 4x4, 8x8, ... (each upsampled to the full size)."""
+    size = model.image_shape[0]
+    rows = [np.repeat(np.repeat(model.at_resolution(r).generate(n, seed=0), size // r, 1), size // r, 2)
+            for r in model.resolutions]
+    return image_grid(np.concatenate(rows), columns=n)
 
 
 def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:

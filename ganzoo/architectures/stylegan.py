@@ -40,7 +40,13 @@ from ganzoo.architectures.dcgan import check_pyramid_shape
 from ganzoo.base import GAN, _check_positive_int
 from ganzoo.layers import MinibatchStdDev
 from ganzoo.registry import register_architecture
-from ganzoo.sampling import NOISE_MODES, const_noise_maps, latent_vectors, noise_maps, to_uint8
+from ganzoo.sampling import (
+    NOISE_MODES,
+    const_noise_maps,
+    latent_vectors,
+    noise_maps,
+    to_uint8,
+)
 from ganzoo.style_layers import (
     BiasActivation,
     BroadcastLatent,
@@ -331,8 +337,8 @@ class StyleGAN(GAN):
         if self.augmenter is not None:
             self.augmenter.update(real_logits)
         logs = {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
-        if self.r1_gamma:
-            self.record_lazy("r1_penalty", r1, lazy_r1)
+        if self.r1_gamma:  # averaged over the steps that computed it (weight 0 on the others)
+            logs["r1_penalty"] = (r1, ops.cast(lazy_r1, "float32"))
         return logs
 
     def stylegan_generator_step(self, batch_size) -> dict[str, tf.Tensor]:
@@ -351,13 +357,9 @@ class StyleGAN(GAN):
         truncation.track(ops.stop_gradient(w), self.w_avg_decay)
         logs = {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
         if self.pl_weight:
-            self.record_lazy("pl_penalty", pl, lazy_pl)
+            logs["pl_penalty"] = (pl, ops.cast(lazy_pl, "float32"))
             logs["pl_mean"] = ops.convert_to_tensor(self.pl_mean)
         return logs
-
-    def record_lazy(self, name: str, value, computed) -> None:
-        """Average a lazily computed penalty over the steps that computed it (weight 0 on the others)."""
-        self._trackers[name].update_state(value, sample_weight=ops.cast(computed, "float32"))
 
     def path_length_penalty(self, mapping, synthesis, batch_size):
         """``(||J_w^T y|| - a)^2`` with y ~ N(0, I / (H W)) and ``a`` the running mean length (updated here)."""
