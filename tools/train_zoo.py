@@ -251,9 +251,13 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
 
 def growth_strip(model, n: int = 8) -> np.ndarray:
     """Rows of ProGAN samples of the same seeds at 4x4, 8x8, ... (each upsampled to the full size)."""
-    size = model.image_shape[0]
-    rows = [np.repeat(np.repeat(model.at_resolution(r).generate(n, seed=0), size // r, 1), size // r, 2)
-            for r in model.resolutions]
+    size, rows = model.image_shape[0], []
+    for resolution in model.resolutions:
+        grown = model.at_resolution(max(resolution, 8))  # the smallest ProGAN is 8x8: at 4x4 it upsamples
+        grown.set_growth(resolution, 1.0)
+        images = grown.generate(n, seed=0)
+        k = size // images.shape[1]
+        rows.append(np.repeat(np.repeat(images, k, 1), k, 2))
     return image_grid(np.concatenate(rows), columns=n)
 
 
