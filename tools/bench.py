@@ -4,6 +4,7 @@
     python tools/bench.py --quick         # smoke run (< 3 minutes): few repeats, small step counts
     python tools/bench.py --report-only   # rewrite the report from runs/bench/results.json
     python tools/bench.py --sections compare,inference   # only some sections (others kept from the last run)
+    python tools/bench.py --sections archs --archs dcgan,progan   # some architectures only
 
 Writes ``docs/BENCHMARKS.md``, ``docs/img/benchmarks.png`` and ``docs/img/benchmarks_scaling.png``;
 raw numbers go to ``runs/bench/results.json`` and worker logs to ``runs/bench/logs/``.
@@ -1120,7 +1121,7 @@ def section_archs(plan: Plan, workers: Workers, results: dict):
         spec = specs[arch]
         entry: dict[str, Any] = {"label": spec["label"], "source": spec["source"]}
         out[arch] = entry
-        base = {"impl": "ganzoo", **{k: v for k, v in spec.items() if k in ("config", "synthetic")}}
+        base = {"impl": "ganzoo", **{k: v for k, v in spec.items() if k in ("config", "synthetic")}, "compile": NO_XLA}
         entry["config"] = spec.get("config") or spec.get("synthetic")
         try:
             with workers.tf(f"arch-{arch}") as w:
@@ -1741,7 +1742,8 @@ def write_report(results: dict, a: dict) -> str:
         add("## Training throughput per architecture")
         add("")
         add("`fit` at each architecture's zoo recipe (`tools/train_zoo.py`); architectures without a recipe run a bench"
-            " configuration (stated). XLA = `compile(jit_compile=True)` (Keras turns XLA off on CPU by default)."
+            " configuration (stated). steps/s without XLA, then with `compile(jit_compile=True)` (Keras turns XLA off"
+            " on CPU by default; `ganzoo.training` turns it on for the architectures whose `xla_pays` is set)."
             " FLOPs: analytic for the standard step; 'TF graph' = matmul/conv FLOPs of TensorFlow's traced step"
             " before pruning (an upper bound that, for steps with `tf.cond`, leaves out the branches).")
         add("")
@@ -2073,6 +2075,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few repeats, small step counts (< 3 minutes)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from runs/bench/results.json")
+    parser.add_argument("--archs", default=None, help="comma-separated architectures for the archs section (default: all)")
     parser.add_argument("--worker", choices=("tf", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -2086,7 +2089,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
-    results = run_suite(Plan.make(args.quick), sections)
+    plan = Plan.make(args.quick)
+    if args.archs:
+        plan = dataclasses.replace(plan, arch_filter=tuple(a.strip() for a in args.archs.split(",")))
+    results = run_suite(plan, sections)
     render(results)
     return 0
 
