@@ -25,14 +25,7 @@ import numpy as np
 import onnxruntime as ort
 
 from ganzoo.files import sha256_file
-from ganzoo.sampling import (
-    NOISE_MODES,
-    check_labels,
-    const_noise_maps,
-    latent_vectors,
-    noise_maps,
-    to_uint8,
-)
+from ganzoo.sampling import check_labels, latent_vectors, mix_styles, mixing_latents, noise_inputs, to_uint8
 
 ONNX_FILENAME = "generator.onnx"
 MANIFEST_FILENAME = "manifest.json"
@@ -181,7 +174,6 @@ class OnnxStyleGenerator:
         self.image_shape = tuple(int(s) for s in self.manifest["image_shape"])
         self.noise_names = list(self.manifest["noise_inputs"])
         self.noise_resolutions = [int(shape[1]) for shape in self.manifest["noise_inputs"].values()]
-        self._const_noise = const_noise_maps(self.noise_resolutions)
         self.threads = physical_cores() if threads is None else int(threads)
         _check_positive_int("threads", self.threads)
         options = session_options(self.threads)
@@ -203,17 +195,10 @@ class OnnxStyleGenerator:
         return np.repeat(w[:, None], self.num_ws, axis=1)
 
     def noise_inputs(self, n: int, noise_mode: str = "const", seed: int | None = None) -> dict[str, np.ndarray]:
-        """Noise maps for ``n`` samples, as ``StyleGAN.noise_inputs``."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}.")
-        if noise_mode == "const":
-            maps = [np.repeat(m, n, axis=0) for m in self._const_noise]
-        elif noise_mode == "none":
-            maps = [np.zeros((n, r, r, 1), np.float32) for r in self.noise_resolutions]
-        else:
-            seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed
-            maps = noise_maps(n, self.noise_resolutions, seed)
-        return dict(zip(self.noise_names, maps))
+        """Noise maps for ``n`` samples, as ``StyleGAN.noise_inputs`` (random without a seed: fresh entropy)."""
+        if noise_mode == "random" and seed is None:
+            seed = int(np.random.default_rng().integers(2**31 - 1))
+        return noise_inputs(n, noise_mode, self.noise_names, self.noise_resolutions, seed)
 
     def generate(
         self,
@@ -233,13 +218,7 @@ class OnnxStyleGenerator:
         check_labels(labels, n, None, "A style-based generator")
         ws = self.mapping_ws(latent_vectors(n, self.latent_dim, seed), truncation_psi)
         if mix is not None:
-            z2 = latent_vectors(n, self.latent_dim, int(mix)) if np.ndim(mix) == 0 else np.asarray(mix, np.float32)
-            if z2.shape != (n, self.latent_dim):
-                raise ValueError(f"mix must be a seed or an array of shape {(n, self.latent_dim)}, got {z2.shape}.")
-            cutoff = self.num_ws // 2 if mix_cutoff is None else int(mix_cutoff)
-            if not 0 <= cutoff <= self.num_ws:
-                raise ValueError(f"mix_cutoff must be in [0, {self.num_ws}], got {cutoff}.")
-            ws[:, cutoff:] = self.mapping_ws(z2, truncation_psi)[:, cutoff:]
+            ws = mix_styles(ws, self.mapping_ws(mixing_latents(mix, n, self.latent_dim), truncation_psi), mix_cutoff)
         elif mix_cutoff is not None:
             raise ValueError("mix_cutoff needs mix= (the second latents).")
         noise = self.noise_inputs(n, noise_mode, seed if noise_mode == "random" else None)

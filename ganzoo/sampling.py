@@ -37,6 +37,40 @@ def const_noise_maps(resolutions) -> list[np.ndarray]:
     return [rng.standard_normal((1, r, r, 1), dtype=np.float32) for r in resolutions]
 
 
+def noise_inputs(n: int, noise_mode: str, names, resolutions, seed: int | None = None) -> dict[str, np.ndarray]:
+    """Noise maps for ``n`` samples of a style-based generator, by input name: "const" (the fixed
+    maps), "random" (:func:`noise_maps` of ``seed``, which the caller must give) or "none" (zeros)."""
+    if noise_mode not in NOISE_MODES:
+        raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}.")
+    if noise_mode == "const":
+        maps = [np.repeat(m, n, axis=0) for m in const_noise_maps(resolutions)]
+    elif noise_mode == "none":
+        maps = [np.zeros((n, r, r, 1), np.float32) for r in resolutions]
+    else:
+        maps = noise_maps(n, resolutions, seed)
+    return dict(zip(names, maps))
+
+
+def mix_styles(ws_coarse: np.ndarray, ws_fine: np.ndarray, cutoff: int | None = None) -> np.ndarray:
+    """Styles (n, num_ws, w_dim): layers ``< cutoff`` from ``ws_coarse``, the rest from ``ws_fine``
+    (default cutoff: num_ws // 2)."""
+    num_ws = np.shape(ws_coarse)[1]
+    cutoff = num_ws // 2 if cutoff is None else int(cutoff)
+    if not 0 <= cutoff <= num_ws:
+        raise ValueError(f"mix_cutoff must be in [0, {num_ws}], got {cutoff}.")
+    mixed = np.array(ws_coarse, np.float32, copy=True)
+    mixed[:, cutoff:] = np.asarray(ws_fine, np.float32)[:, cutoff:]
+    return mixed
+
+
+def mixing_latents(mix, n: int, latent_dim: int) -> np.ndarray:
+    """The second latents of style mixing: a seed (``latent_vectors``) or an (n, latent_dim) array."""
+    z2 = latent_vectors(n, latent_dim, int(mix)) if np.ndim(mix) == 0 else np.asarray(mix, np.float32)
+    if z2.shape != (n, latent_dim):
+        raise ValueError(f"mix must be a seed or an array of shape {(n, latent_dim)}, got {z2.shape}.")
+    return z2
+
+
 def check_labels(labels, n: int, num_classes: int | None, owner: str = "This model") -> np.ndarray | None:
     """Validate class labels for generation: an int or ``n`` ints in ``[0, num_classes)``.
 

@@ -40,13 +40,7 @@ from ganzoo.architectures.dcgan import check_pyramid_shape
 from ganzoo.base import GAN, _check_positive_int
 from ganzoo.layers import MinibatchStdDev
 from ganzoo.registry import register_architecture
-from ganzoo.sampling import (
-    NOISE_MODES,
-    const_noise_maps,
-    latent_vectors,
-    noise_maps,
-    to_uint8,
-)
+from ganzoo.sampling import const_noise_maps, latent_vectors, mix_styles, mixing_latents, noise_inputs, noise_maps, to_uint8
 from ganzoo.style_layers import (
     BiasActivation,
     BroadcastLatent,
@@ -416,17 +410,9 @@ class StyleGAN(GAN):
 
     def noise_inputs(self, n: int, noise_mode: str = "const", seed: int | None = None) -> dict[str, np.ndarray]:
         """Noise maps for ``n`` samples: "const" (fixed maps), "random" (seeded) or "none" (zeros)."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}.")
-        if noise_mode == "const":
-            maps = [np.repeat(m, n, axis=0) for m in self._const_noise]
-        elif noise_mode == "none":
-            maps = [np.zeros((n, r, r, 1), np.float32) for r in self.noise_resolutions]
-        else:
-            if seed is None:
-                seed = int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
-            maps = noise_maps(n, self.noise_resolutions, seed)
-        return dict(zip(self.noise_names, maps))
+        if noise_mode == "random" and seed is None:
+            seed = int(keras.random.randint((), 0, 2**31 - 1, seed=self.seed_generator))
+        return noise_inputs(n, noise_mode, self.noise_names, self.noise_resolutions, seed)
 
     def latents(self, n: int, seed: int | None = None) -> np.ndarray:
         """``n`` z vectors: ``latent_vectors(n, latent_dim, seed)``, or from the model's seed generator."""
@@ -464,12 +450,7 @@ class StyleGAN(GAN):
 
     def mix_styles(self, ws_coarse, ws_fine, cutoff: int | None = None) -> np.ndarray:
         """Layers ``< cutoff`` from ``ws_coarse`` and the rest from ``ws_fine`` (default cutoff: num_ws // 2)."""
-        cutoff = self.num_ws // 2 if cutoff is None else int(cutoff)
-        if not 0 <= cutoff <= self.num_ws:
-            raise ValueError(f"mix_cutoff must be in [0, {self.num_ws}], got {cutoff}.")
-        mixed = np.array(ws_coarse, np.float32, copy=True)
-        mixed[:, cutoff:] = np.asarray(ws_fine, np.float32)[:, cutoff:]
-        return mixed
+        return mix_styles(ws_coarse, ws_fine, cutoff)
 
     def generate(
         self,
@@ -498,9 +479,7 @@ class StyleGAN(GAN):
         self.check_labels(labels, n)
         ws = self.mapping_ws(self.latents(n, seed), truncation_psi, batch_size)
         if mix is not None:
-            z2 = latent_vectors(n, self.latent_dim, int(mix)) if np.ndim(mix) == 0 else np.asarray(mix, np.float32)
-            if z2.shape != (n, self.latent_dim):
-                raise ValueError(f"mix must be a seed or an array of shape {(n, self.latent_dim)}, got {z2.shape}.")
+            z2 = mixing_latents(mix, n, self.latent_dim)
             ws = self.mix_styles(ws, self.mapping_ws(z2, truncation_psi, batch_size), mix_cutoff)
         elif mix_cutoff is not None:
             raise ValueError("mix_cutoff needs mix= (the second latents).")
