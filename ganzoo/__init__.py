@@ -25,23 +25,24 @@ __version__ = "0.1.0"
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {
-    "GAN": ("ganzoo.base", "GAN"),
-    "load_model": ("ganzoo.checks", "load_model"),
-    "create": ("ganzoo.registry", "create"),
-    "list_architectures": ("ganzoo.registry", "list_architectures"),
+    "GAN": ("ganzoo.models.base", "GAN"),
+    "create": ("ganzoo.models", "create"),
+    "list_architectures": ("ganzoo.models", "list_architectures"),
     "register_architecture": ("ganzoo.registry", "register_architecture"),
-    "load": ("ganzoo.zoo", "load"),
-    "list_models": ("ganzoo.zoo", "list_models"),
-    "info": ("ganzoo.zoo", "info"),
-    "register": ("ganzoo.zoo", "register"),
-    "export": ("ganzoo.export", "export"),
-    "callbacks": ("ganzoo.callbacks", None),
+    "load_model": ("ganzoo.deploy.loading", "load_model"),
+    "load": ("ganzoo.deploy.zoo", "load"),
+    "list_models": ("ganzoo.deploy.zoo", "list_models"),
+    "info": ("ganzoo.deploy.zoo", "info"),
+    "register": ("ganzoo.deploy.zoo", "register"),
+    "export": ("ganzoo.deploy.exporter", "export"),
+    "callbacks": ("ganzoo.training.callbacks", None),
     "data": ("ganzoo.data", None),
-    "losses": ("ganzoo.losses", None),
-    "metrics": ("ganzoo.metrics", None),
+    "diagnostics": ("ganzoo.training.diagnostics", None),
+    "losses": ("ganzoo.objectives.losses", None),
+    "metrics": ("ganzoo.evaluation.metrics", None),
     "training": ("ganzoo.training", None),
-    "runtime": ("ganzoo.runtime", None),
-    "zoo": ("ganzoo.zoo", None),
+    "runtime": ("ganzoo.deploy.runtime", None),
+    "zoo": ("ganzoo.deploy.zoo", None),
 }
 
 __all__ = ["__version__", *_LAZY]

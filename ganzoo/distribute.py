@@ -37,12 +37,13 @@ import socket
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
+import keras
+import tensorflow as tf
+
+from ganzoo.errors import DistributionError
+
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-class DistributionError(ValueError):
-    """A strategy, cluster or batch configuration that cannot work, with what was expected."""
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -63,7 +64,6 @@ def get_strategy(name: str | None = "default", devices: Sequence[str] | None = N
     process and name (later calls return it): two live strategies of the same kind would
     share collective-operation keys and corrupt each other's all-reduces.
     """
-    import tensorflow as tf
 
     name = "default" if name is None else str(name).lower().replace("-", "").replace("_", "")
     aliases = {"default": "default", "none": "default", "one": "default", "mirrored": "mirrored",
@@ -85,7 +85,6 @@ _STRATEGIES: dict[tuple, Any] = {}
 
 
 def _create_strategy(name: str, devices, tpu):
-    import tensorflow as tf
 
     if name == "mirrored":
         if devices is None:
@@ -110,7 +109,6 @@ def _create_strategy(name: str, devices, tpu):
 
 def num_replicas(strategy=None) -> int:
     """Replicas in sync of ``strategy`` (default: the current one)."""
-    import tensorflow as tf
 
     return int((strategy or tf.distribute.get_strategy()).num_replicas_in_sync)
 
@@ -120,7 +118,6 @@ def is_multi_worker(strategy=None) -> bool:
 
     This is the test Keras uses to decide how it reduces the logs of a step.
     """
-    import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -146,7 +143,6 @@ def shard_by_data(dataset):
     The right policy for in-memory and generated data (the default, FILE, needs one file
     per worker and falls back to DATA with a warning). Harmless on a single worker.
     """
-    import tensorflow as tf
 
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -218,7 +214,6 @@ def split_cpu(n: int) -> None:
 
     Must run before TensorFlow initializes its devices (before the first op).
     """
-    import tensorflow as tf
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
@@ -237,7 +232,6 @@ def log_value(value):
     Keras reduces each log with ``strategy.reduce("MEAN", v, axis=0)`` under a multi-worker
     strategy, which fails on scalars; a [1]-shaped log is reduced to a scalar.
     """
-    import tensorflow as tf
 
     if tf.distribute.has_strategy() and is_multi_worker():
         return tf.reshape(value, [1])
@@ -251,8 +245,6 @@ def new_metric(name: str, strategy=None):
     graph of one replica; creating them eagerly in the scope makes them proper mirrored,
     SUM-aggregated variables.
     """
-    import keras
-    import tensorflow as tf
 
     with tf.init_scope():
         scope = strategy.scope() if strategy is not None and tf.distribute.in_cross_replica_context() else contextlib.nullcontext()
@@ -267,7 +259,6 @@ def synchronize_batch_norm(model, synchronized: bool = True) -> int:
     the global batch (up to float round-off). Returns the number of layers changed. The flag
     is not saved with the model: set it again after loading, before training distributed.
     """
-    import keras
 
     count = 0
     for layer in model._flatten_layers(include_self=True, recursive=True):
@@ -289,7 +280,6 @@ def check_precision(precision: str | None) -> str:
 @contextlib.contextmanager
 def dtype_policy_scope(policy) -> Iterator[None]:
     """Temporarily make ``policy`` (a name or ``keras.DTypePolicy``) the global dtype policy."""
-    import keras
 
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
@@ -306,7 +296,6 @@ def float32_outputs(network):
     hand float16 images to the losses and to exports. The cast layers have no weights, so
     weights and checkpoints are unchanged.
     """
-    import keras
 
     outputs = network.outputs
     if all(str(o.dtype) == "float32" for o in outputs):
@@ -333,7 +322,6 @@ def float32_copy(model):
 
 def describe(strategy=None) -> dict[str, Any]:
     """Strategy class, replicas, and this worker's place in the cluster: recorded with each run."""
-    import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
     info = cluster_info()
@@ -347,7 +335,6 @@ def describe(strategy=None) -> dict[str, Any]:
 
 def _public_name(strategy) -> str:
     """The ``tf.distribute`` name a user knows (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy)."""
-    import tensorflow as tf
 
     for name in ("MirroredStrategy", "MultiWorkerMirroredStrategy", "TPUStrategy", "OneDeviceStrategy"):
         if type(strategy) is getattr(tf.distribute, name, None):

@@ -1,35 +1,18 @@
-"""Architectures by name: ``create("dcgan", image_shape=(32, 32, 3))``.
+"""Architectures by name: a variant registers itself with :func:`register_architecture`.
 
-A variant registers itself with :func:`register_architecture`; the registry is the
-only thing ``create`` and ``list_architectures`` know about, so adding a variant
-never touches this file.
+The registry imports no architecture: ``ganzoo.models`` imports every built-in variant (which
+registers it) and offers ``create`` and ``list_architectures`` on top of this dict, so adding a
+variant never touches this file.
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable
 
-if TYPE_CHECKING:
-    from ganzoo.base import GAN
+from ganzoo.errors import unknown_name_error
 
 _ARCHITECTURES: dict[str, type] = {}
-
-
-class UnknownNameError(KeyError):
-    """A name that is not in a registry; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError would otherwise print the message quoted
-        return str(self.args[0])
-
-
-def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> UnknownNameError:
-    """An error for an unknown ``name`` that suggests the closest valid names."""
-    valid = sorted(valid)
-    close = difflib.get_close_matches(name, valid, n=3, cutoff=0.4)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return UnknownNameError(f"Unknown {kind} {name!r}.{hint} Valid names: {', '.join(valid) or '(none)'}.")
 
 
 def register_architecture(name: str) -> Callable[[type], type]:
@@ -45,25 +28,13 @@ def register_architecture(name: str) -> Callable[[type], type]:
     return decorator
 
 
-def _import_builtin_architectures() -> None:
-    """Register ganzoo's own variants (their modules register themselves on import)."""
-    import ganzoo.architectures  # noqa: F401
+def registered(pattern: str | None = None) -> list[str]:
+    """Names registered so far, optionally filtered by a glob pattern."""
+    return [n for n in sorted(_ARCHITECTURES) if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
-def list_architectures(pattern: str | None = None) -> list[str]:
-    """Names of the registered architectures, optionally filtered by a glob pattern."""
-    _import_builtin_architectures()
-    names = sorted(_ARCHITECTURES)
-    return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
-
-
-def architecture_class(name: str) -> type:
-    _import_builtin_architectures()
+def lookup(name: str) -> type:
+    """The class registered as ``name``; an unknown name lists the valid ones."""
     if name not in _ARCHITECTURES:
         raise unknown_name_error("architecture", name, _ARCHITECTURES)
     return _ARCHITECTURES[name]
-
-
-def create(name: str, **config) -> "GAN":
-    """Build an uncompiled model of architecture ``name``; ``config`` goes to its constructor."""
-    return architecture_class(name)(**config)

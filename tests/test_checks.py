@@ -13,9 +13,11 @@ import tensorflow as tf
 from conftest import small_model
 
 import ganzoo
-from ganzoo import checks, zoo
-from ganzoo.checks import InputError, ModelFileError
-from ganzoo.export import export, verify_parity
+from ganzoo.deploy import loading
+from ganzoo.deploy import zoo
+from ganzoo.deploy.exporter import export, verify_parity
+from ganzoo.errors import InputError, ModelFileError
+from ganzoo.models import checks
 
 
 def _images(n, shape, dtype="float32", low=-1.0, high=1.0):
@@ -141,21 +143,21 @@ def test_truncated_or_foreign_weights_files_leave_the_model_unchanged(tmp_path):
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ModelFileError, match="truncated or corrupted"):
-        checks.load_model(truncated)
+        loading.load_model(truncated)
     (tmp_path / "empty.keras").write_bytes(b"")
     with pytest.raises(ModelFileError, match="empty \\(0 bytes\\)"):
-        checks.load_model(tmp_path / "empty.keras")
+        loading.load_model(tmp_path / "empty.keras")
     with pytest.raises(ModelFileError, match="holds a 'ganzoo>DCGAN', not a 'cgan' model"):
-        checks.load_model(path, architecture="cgan")
+        loading.load_model(path, architecture="cgan")
 
     other = small_model("dcgan", base_filters=4)
     other.save_weights(tmp_path / "other.weights.h5")
     before = _weights(model)
     with pytest.raises(ModelFileError, match="does not hold weights of this dcgan model.*different shapes"):
-        checks.load_weights(model, tmp_path / "other.weights.h5")
+        loading.load_weights(model, tmp_path / "other.weights.h5")
     (tmp_path / "cut.weights.h5").write_bytes((tmp_path / "other.weights.h5").read_bytes()[:300])
     with pytest.raises(ModelFileError, match="not a readable Keras weights file"):
-        checks.load_weights(model, tmp_path / "cut.weights.h5")
+        loading.load_weights(model, tmp_path / "cut.weights.h5")
     for a, b in zip(before, _weights(model)):
         np.testing.assert_array_equal(a, b)
 
@@ -167,9 +169,9 @@ def test_an_export_of_another_model_is_refused(tmp_path):
     with pytest.raises(ModelFileError, match="exported from another model: latent_dim 8 \\(expected 12\\)"):
         verify_parity(other, tmp_path / "dcgan")
     with pytest.raises(ModelFileError, match="architecture 'dcgan' \\(expected 'cgan'\\)"):
-        checks.check_export(tmp_path / "dcgan" / "generator.onnx", small_model("cgan"))
+        loading.check_export(tmp_path / "dcgan" / "generator.onnx", small_model("cgan"))
     manifest = json.loads((tmp_path / "dcgan" / "manifest.json").read_text())
-    assert checks.check_export(tmp_path / "dcgan", source)["latent_dim"] == manifest["latent_dim"] == 8
+    assert loading.check_export(tmp_path / "dcgan", source)["latent_dim"] == manifest["latent_dim"] == 8
 
 
 def test_zoo_cards_refuse_models_with_lambda_layers(tmp_path):

@@ -8,7 +8,7 @@ from conftest import dataset_for, small_model
 from PIL import Image
 
 from ganzoo import cli
-from ganzoo.callbacks import LossCurves, SampleGrid
+from ganzoo.training.callbacks import LossCurves, SampleGrid
 
 
 def test_train_command_writes_a_complete_run(tmp_path, capsys):
@@ -40,7 +40,7 @@ def test_train_command_reports_user_errors_without_a_traceback(tmp_path, capsys)
 
 
 def test_training_compiles_with_xla_only_where_it_was_measured_to_pay():
-    from ganzoo import training
+    from ganzoo.training import run as training
 
     def compiled(architecture, **config):
         cfg = training.TrainConfig(architecture=architecture, data="digits", batch_size=64, **config)
@@ -104,8 +104,8 @@ def test_sample_grid_every_n_epochs_and_tensorboard(tmp_path):
 
 
 def test_init_from_fine_tunes_a_saved_model_with_its_own_arguments(tmp_path):
-    from ganzoo.checks import InputError
-    from ganzoo.training import TrainConfig, build_model, load_dataset
+    from ganzoo.errors import InputError
+    from ganzoo.training.run import TrainConfig, build_model, load_dataset
 
     source = small_model("dcgan", ema_decay=0.9)  # non-default arguments the run does not repeat
     source.save(tmp_path / "source.keras")

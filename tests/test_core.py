@@ -7,8 +7,8 @@ import tensorflow as tf
 from conftest import dataset_for, image_batches, small_model
 
 import ganzoo
-from ganzoo import penalties
-from ganzoo.registry import UnknownNameError
+from ganzoo.errors import UnknownNameError
+from ganzoo.objectives import penalties
 
 
 def _weights(network):
@@ -76,7 +76,7 @@ def test_generate_returns_uint8_images_and_is_deterministic_with_a_seed():
     assert not np.array_equal(images, model.generate(5, seed=4))
     raw = model.generate(5, seed=3, raw=True)
     assert raw.dtype == np.float32 and raw.min() >= -1 and raw.max() <= 1
-    np.testing.assert_array_equal(ganzoo.sampling.to_uint8(raw), images)
+    np.testing.assert_array_equal(ganzoo.utils.images.to_uint8(raw), images)
     # Batching must not change the result.
     np.testing.assert_array_equal(model.generate(5, seed=3, batch_size=2), images)
 
@@ -170,7 +170,7 @@ def test_list_architectures():
 
 @pytest.mark.parametrize("size, expected", [(16, (4, 2)), (28, (7, 2)), (32, (4, 3)), (64, (4, 4))])
 def test_dcgan_is_sized_from_the_image_shape(size, expected):
-    from ganzoo.architectures.dcgan import upsampling_plan
+    from ganzoo.models.dcgan import upsampling_plan
 
     assert upsampling_plan(size) == expected
     model = ganzoo.create("dcgan", image_shape=(size, size, 3), base_filters=4, latent_dim=4)

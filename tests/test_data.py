@@ -11,8 +11,8 @@ import pytest  # noqa: E402
 import tensorflow_datasets as tfds  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from ganzoo import data  # noqa: E402
-from ganzoo.data import DataError  # noqa: E402
+from ganzoo.data import datasets as data  # noqa: E402
+from ganzoo.errors import DataError  # noqa: E402
 
 
 def epoch(ds):
@@ -45,7 +45,7 @@ def test_digits_batches_are_float_images_in_range():
 
 def test_pipelines_run_without_the_tf_data_autotuner():
     """The autotuner stalls every epoch start on small CPU machines (docs/BENCHMARKS.md): ganzoo's pipelines turn it off."""
-    from ganzoo import image_tasks
+    from ganzoo.data import pairs as image_tasks
 
     for ds in (data.load("digits", batch_size=64), data.load("ring8", batch_size=64),
                image_tasks.load_pairs("skimage:sr", batch_size=4, crop_size=16, scale=2, seed=0),

@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 
 import ganzoo
-from ganzoo import data
-from ganzoo.diagnostics import (
+from ganzoo.data import datasets as data
+from ganzoo.training.diagnostics import (
     FAILURES,
     DivergenceWarning,
     GANMonitor,

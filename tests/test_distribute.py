@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ganzoo import checks, distribute
-from ganzoo.training import TrainConfig, train
+from ganzoo import distribute, errors
+from ganzoo.deploy import loading
+from ganzoo.training.run import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
@@ -153,8 +154,8 @@ def test_multi_worker_over_two_processes_equals_one_device(tmp_path):
                 p.wait()
     for p, output in zip(processes, outputs):
         assert p.returncode == 0, output[-4000:]
-    chief = checks.load_model(tmp_path / "mw" / "model.keras")
-    other = checks.load_model(tmp_path / "mw" / ".worker-1" / "model.keras")  # non-chief files stay apart
+    chief = loading.load_model(tmp_path / "mw" / "model.keras")
+    other = loading.load_model(tmp_path / "mw" / ".worker-1" / "model.keras")  # non-chief files stay apart
     record = json.loads((tmp_path / "mw" / "config.json").read_text())["distribution"]
     assert record == {"strategy": "MultiWorkerMirroredStrategy", "replicas": 2, "workers": 2, "worker_index": 0}
     assert int(chief.g_optimizer.iterations.numpy()) == 2 * (10_000 // 500)
@@ -175,13 +176,13 @@ def test_get_strategy_by_name_and_clear_errors(monkeypatch):
 
     assert distribute.get_strategy("default") is tf.distribute.get_strategy()
     assert distribute.get_strategy(None) is tf.distribute.get_strategy()
-    with pytest.raises(distribute.DistributionError, match="unknown strategy 'mirorred'.*multiworker"):
+    with pytest.raises(errors.DistributionError, match="unknown strategy 'mirorred'.*multiworker"):
         distribute.get_strategy("mirorred")
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    with pytest.raises(distribute.DistributionError, match="TF_CONFIG"):
+    with pytest.raises(errors.DistributionError, match="TF_CONFIG"):
         distribute.get_strategy("multiworker")
     monkeypatch.setenv("TF_CONFIG", "{not json")
-    with pytest.raises(distribute.DistributionError, match="TF_CONFIG is not valid"):
+    with pytest.raises(errors.DistributionError, match="TF_CONFIG is not valid"):
         distribute.get_strategy("multiworker")
 
 
@@ -191,9 +192,9 @@ def test_tf_config_and_cluster_info():
     assert (info.task_type, info.index, info.num_workers, info.is_chief) == ("worker", 1, 2, False)
     assert distribute.cluster_info({"TF_CONFIG": distribute.tf_config(["h:1", "h:2"], 0)}).is_chief
     assert distribute.cluster_info({}) is None
-    with pytest.raises(distribute.DistributionError, match="outside the cluster"):
+    with pytest.raises(errors.DistributionError, match="outside the cluster"):
         distribute.tf_config(["h:1"], 3)
-    with pytest.raises(distribute.DistributionError, match="not in its cluster"):
+    with pytest.raises(errors.DistributionError, match="not in its cluster"):
         distribute.cluster_info({"TF_CONFIG": json.dumps({"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 2}})})
     assert len(set(distribute.free_ports(3))) == 3
 
@@ -203,7 +204,7 @@ def test_global_batch_must_split_over_replicas():
         num_replicas_in_sync = 2
 
     assert distribute.check_global_batch_size(64, Two()) == 32
-    with pytest.raises(distribute.DistributionError, match="63 does not split evenly over 2 replicas"):
+    with pytest.raises(errors.DistributionError, match="63 does not split evenly over 2 replicas"):
         distribute.check_global_batch_size(63, Two())
 
 
@@ -232,7 +233,7 @@ def test_mixed_precision_trains_finite_and_exports_float32_with_parity(name, pre
     from conftest import SMALL_CONFIGS, dataset_for
 
     import ganzoo
-    from ganzoo.export import export
+    from ganzoo.deploy.exporter import export
 
     config = SMALL_CONFIGS.get(name, SMALL_CONFIGS["dcgan"])
     model = ganzoo.create(name, **config, dtype=precision, seed=0)
@@ -243,7 +244,7 @@ def test_mixed_precision_trains_finite_and_exports_float32_with_parity(name, pre
     assert isinstance(model.d_optimizer, keras.optimizers.LossScaleOptimizer) == float16
     before = [v.numpy().copy() for v in model.generator.trainable_variables]
     # StopOnNaN watches every log: a float16 step skipped by the loss scaler must not look like a NaN.
-    from ganzoo.reliability import StopOnNaN
+    from ganzoo.training.reliability import StopOnNaN
 
     history = model.fit(dataset_for(model), epochs=2, verbose=0, callbacks=[StopOnNaN()]).history
     assert all(np.all(np.isfinite(values)) for values in history.values()), history

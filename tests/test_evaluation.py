@@ -8,8 +8,8 @@ import pytest
 from conftest import small_model
 
 import ganzoo
-from ganzoo import evaluation
-from ganzoo.files import sha256_file
+from ganzoo.evaluation import evaluate as evaluation
+from ganzoo.utils.files import sha256_file
 
 FAST = dict(kid_subsets=10, kid_subset_size=200)  # KID's protocol fields still report what was used
 PROTOCOL = ("extractor", "n_real", "n_fake", "split", "seed", "data")

@@ -14,13 +14,13 @@ import tensorflow as tf
 from conftest import small_model
 
 import ganzoo
-from ganzoo.checks import ModelFileError
-from ganzoo.export import ExportError, export, verify_parity
-from ganzoo.registry import architecture_class
-from ganzoo.sampling import latent_vectors
+from ganzoo.deploy.exporter import export, verify_parity
+from ganzoo.errors import ExportError, ModelFileError
+from ganzoo.models import architecture_class
+from ganzoo.utils.sampling import latent_vectors
 
 # The module itself: the attribute ganzoo.export is the export() function.
-export_lib = importlib.import_module("ganzoo.export")
+export_lib = importlib.import_module("ganzoo.deploy.exporter")
 
 # name -> (architecture, overrides)
 CASES = {

@@ -9,11 +9,15 @@ import tensorflow as tf
 from PIL import Image
 
 import ganzoo
-from ganzoo import image_tasks
-from ganzoo.architectures.cyclegan import ImagePool, paper_optimizers
-from ganzoo.data import DataError
-from ganzoo.metrics import psnr
-from ganzoo.nets_image import LinearDecay, patchgan_layers_for, patchgan_receptive_field
+from ganzoo.data import pairs as image_tasks
+from ganzoo.deploy import image_export
+from ganzoo.deploy import translate as translate_lib
+from ganzoo.errors import DataError
+from ganzoo.evaluation import image_tasks as image_eval
+from ganzoo.evaluation.metrics import psnr
+from ganzoo.models.cyclegan import ImagePool, paper_optimizers
+from ganzoo.models.nets.image import patchgan_layers_for, patchgan_receptive_field
+from ganzoo.objectives.schedules import LinearDecay
 
 # Tiny configurations: each traces in seconds on a busy CPU.
 CONFIGS = {
@@ -85,7 +89,7 @@ def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
     keras.utils.set_random_seed(1)
     model = tiny(name)
     out = tmp_path / "export"
-    manifest = image_tasks.export_image_model(model, out, atol=1e-4)
+    manifest = image_export.export_image_model(model, out, atol=1e-4)
     endpoints = {"pix2pix": ["translate"], "cyclegan": ["a2b", "b2a"], "srgan": ["upscale"]}[name]
     assert list(manifest["endpoints"]) == endpoints
     sizes = manifest["verification"]["sizes"]
@@ -99,7 +103,7 @@ def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
     channels = model.generator_b2a.inputs[0].shape[-1] if name == "cyclegan" else model.generator.inputs[0].shape[-1]
     picture = rng.integers(0, 256, (13, 19, 3 if channels == 3 else 1), dtype=np.uint8)
     Image.fromarray(picture.squeeze()).save(tmp_path / "in.png")
-    run = image_tasks.upscale_file if name == "srgan" else image_tasks.translate_file
+    run = translate_lib.upscale_file if name == "srgan" else translate_lib.translate_file
     kwargs = {"tile": None} if name == "srgan" else {}
     run(model, tmp_path / "in.png", tmp_path / "keras.png", **kwargs)
     run(str(out), tmp_path / "in.png", tmp_path / "onnx.png", backend="onnx", **kwargs)
@@ -140,7 +144,7 @@ def test_srgan_mse_phase_beats_bicubic_on_held_out_photos():
     high = image_tasks.heldout_patches(32)[::4]  # chelsea and coffee: never seen in training
     low = image_tasks.degrade(high.astype("float32") / 127.5 - 1.0, 2).numpy()
     score = lambda images: psnr(images, high, data_range=255, crop_border=2, channel="y")  # noqa: E731
-    bicubic = score(image_tasks._uint8(image_tasks.bicubic_upscale(low, 2)))
+    bicubic = score(image_eval._uint8(image_tasks.bicubic_upscale(low, 2)))
     learned = score(model.upscale(low))
     assert learned > bicubic + 0.1, (learned, bicubic)
 
@@ -277,7 +281,7 @@ def test_models_refuse_latent_sampling_and_bad_inputs():
 
 
 def test_srgan_content_extractors_are_pluggable():
-    from ganzoo.architectures import srgan
+    from ganzoo.models import srgan
 
     calls = []
 
@@ -304,8 +308,8 @@ def test_srgan_content_extractors_are_pluggable():
 @pytest.mark.parametrize("name, data", [("pix2pix", "skimage:colorize"), ("cyclegan", "skimage:hue"), ("srgan", "skimage:sr")])
 def test_ganzoo_train_runs_the_embedded_image_tasks(tmp_path, name, data):
     """`ganzoo train ARCH --data skimage:TASK`: sizes read from the pairs, panels instead of sample grids."""
-    from ganzoo.checks import load_model
-    from ganzoo.training import TrainConfig, train
+    from ganzoo.deploy.loading import load_model
+    from ganzoo.training.run import TrainConfig, train
 
     sizes = {k: v for k, v in CONFIGS[name].items() if k not in ("image_shape", "source_channels")}
     config = TrainConfig(architecture=name, data=data, epochs=1, batch_size=64, image_size=16, seed=0, model=sizes)

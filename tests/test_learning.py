@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ganzoo
-from ganzoo import data
+from ganzoo.data import datasets as data
 
 
 def _near_modes(points, modes, radius=0.2):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ganzoo import losses
+from ganzoo.objectives import losses
 
 ALL = sorted(losses.LOSSES)
 

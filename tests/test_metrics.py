@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from ganzoo import metrics as M
+from ganzoo.evaluation import metrics as M
 
 
 def _random_spd(rng: np.random.Generator, d: int) -> np.ndarray:

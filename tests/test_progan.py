@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from conftest import image_batches
 
-from ganzoo.architectures.progan import ProGAN, ProgressiveGrowing, native_images
-from ganzoo.export import export
-from ganzoo.layers import MinibatchStdDev
-from ganzoo.style_layers import PixelNorm
+from ganzoo.deploy.exporter import export
+from ganzoo.models.layers.common import MinibatchStdDev
+from ganzoo.models.layers.style import PixelNorm
+from ganzoo.models.progan import ProGAN, ProgressiveGrowing, native_images
 
 # 16 px: 4x4 for 2 batches of 8, then per level 4 batches of fade-in and 2 stable ones.
 TINY = dict(image_shape=(16, 16, 1), latent_dim=8, channel_base=64, channel_max=16, stable_images=16,
@@ -152,7 +152,7 @@ def test_progan_parts():
 def test_progan_learns_the_digits_through_its_growth():
     """A learning test: 4x4 -> 8x8 on the digits (downsampled) in 750 steps; the samples move from the
     initial noise to the data's statistics (mean image, per-pixel spread) and are not one collapsed image."""
-    from ganzoo import data
+    from ganzoo.data import datasets as data
 
     keras.utils.set_random_seed(0)
     ds = data.load("digits", batch_size=32, image_size=8, seed=0)

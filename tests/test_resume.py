@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from conftest import dataset_for, small_model
 
-from ganzoo import checks, reliability
-from ganzoo.training import TrainConfig, train
+from ganzoo import errors
+from ganzoo.deploy import loading
+from ganzoo.training import reliability
+from ganzoo.training.run import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +78,7 @@ def op_determinism():
 
 def _state(path) -> dict[str, np.ndarray]:
     """Every variable a resumed run must get right: both networks, EMA, optimizers, seeds, ADA's p."""
-    model = checks.load_model(path)
+    model = loading.load_model(path)
     # Keyed by position (paths get per-process suffixes like dense_3), named for the messages.
     state = {f"model/{i}/{v.path.split('/', 1)[0].rstrip('_0123456789')}/{v.name}": v.numpy()
              for i, v in enumerate(model.variables)}
@@ -216,7 +218,7 @@ def test_a_corrupted_backup_is_refused_and_the_model_left_alone(tmp_path):
     other.compile()
     before = [v.numpy() for v in other.variables]
     backup.set_model(other)
-    with pytest.raises(checks.ModelFileError, match="corrupted: its sha256"):
+    with pytest.raises(errors.ModelFileError, match="corrupted: its sha256"):
         backup.on_train_begin()
     for a, b in zip(before, [v.numpy() for v in other.variables]):
         np.testing.assert_array_equal(a, b)
@@ -239,7 +241,7 @@ def test_atomic_model_checkpoint_keeps_the_previous_file_when_a_save_fails(tmp_p
         checkpoint.on_epoch_end(1)
     assert reliability.sha256_file(tmp_path / "last.keras") == digest
     assert [p.name for p in tmp_path.iterdir()] == ["last.keras"]
-    checks.load_model(tmp_path / "last.keras")
+    loading.load_model(tmp_path / "last.keras")
 
 
 class _LearningRateBomb(keras.callbacks.Callback):
@@ -253,7 +255,7 @@ class _LearningRateBomb(keras.callbacks.Callback):
 def test_a_nan_loss_stops_training_naming_step_loss_and_cause_and_keeps_the_checkpoints(tmp_path):
     config = TrainConfig(architecture="vanilla_gan", data="ring8", epochs=3, batch_size=500, seed=1, sample_every=10,
                          model=dict(hidden_units=(16,)))
-    with pytest.raises(reliability.NonFiniteLossError) as error:
+    with pytest.raises(errors.NonFiniteLossError) as error:
         train(config, tmp_path, verbose=0, extra_callbacks=[_LearningRateBomb()])
     message = str(error.value)
     assert "epoch 2, batch" in message and "global step" in message
@@ -262,7 +264,7 @@ def test_a_nan_loss_stops_training_naming_step_loss_and_cause_and_keeps_the_chec
     assert "last good checkpoint (from the end of epoch 1) is intact" in message and "--resume" in message
     # The epoch-1 checkpoint and backup were not overwritten with the broken weights.
     assert json.loads((tmp_path / "backup" / "latest.json").read_text())["epoch"] == 1
-    last = checks.load_model(tmp_path / "checkpoints" / "last.keras")
+    last = loading.load_model(tmp_path / "checkpoints" / "last.keras")
     assert all(np.all(np.isfinite(v.numpy())) for v in last.weights)
     assert int(last.d_optimizer.iterations.numpy()) == 20  # the end of epoch 1
     assert not (tmp_path / "model.keras").exists()
@@ -275,6 +277,6 @@ def test_nan_message_names_float16_overflow_under_mixed_float16():
     stop.set_model(model)
     stop.set_params({"steps": 10, "epochs": 1})
     stop.on_epoch_begin(0)
-    with pytest.raises(reliability.NonFiniteLossError, match=r"batch 4 \(global step 4\).*g_loss=inf.*float16 overflow"):
+    with pytest.raises(errors.NonFiniteLossError, match=r"batch 4 \(global step 4\).*g_loss=inf.*float16 overflow"):
         stop.on_train_batch_end(3, {"g_loss": np.inf, "d_loss": 0.7, "g_grad_norm": 1.0})
     stop.on_train_batch_end(4, {"g_loss": 0.6, "d_loss": 0.7})  # finite logs pass

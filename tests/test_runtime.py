@@ -12,8 +12,8 @@ import onnxruntime as ort
 import pytest
 from conftest import small_model
 
-from ganzoo import runtime
-from ganzoo.export import export
+from ganzoo.deploy import runtime
+from ganzoo.deploy.exporter import export
 
 REPO = Path(__file__).resolve().parents[1]
 

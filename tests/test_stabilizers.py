@@ -7,9 +7,9 @@ import tensorflow as tf
 from conftest import SMALL_CONFIGS, dataset_for, small_model
 
 import ganzoo
-from ganzoo import augment
-from ganzoo.layers import MinibatchStdDev
-from ganzoo.registry import UnknownNameError
+from ganzoo.errors import UnknownNameError
+from ganzoo.models.layers.common import MinibatchStdDev
+from ganzoo.objectives import augment
 
 LOGGED = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
 

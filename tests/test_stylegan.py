@@ -8,16 +8,17 @@ import tensorflow as tf
 from conftest import image_batches
 
 import ganzoo
-from ganzoo import latent_tools, runtime
-from ganzoo.architectures.stylegan import StyleGAN, export_stylegan, noise_maps
-from ganzoo.sampling import latent_vectors
-from ganzoo.style_layers import (
+from ganzoo import latent as latent_tools
+from ganzoo.deploy import runtime
+from ganzoo.models.layers.style import (
     EqualizedConv2D,
     EqualizedDense,
     ModulatedConv2D,
     NoiseInjection,
     PixelNorm,
 )
+from ganzoo.models.stylegan import StyleGAN, export_stylegan, noise_maps
+from ganzoo.utils.sampling import latent_vectors
 
 TINY = dict(image_shape=(16, 16, 1), latent_dim=16, mapping_layers=2, channel_base=128, channel_max=16, seed=0)
 
@@ -253,7 +254,7 @@ def test_export_parity_for_mapping_synthesis_and_generator(trained, tmp_path):
 def test_projector_reduces_reconstruction_error_on_a_generated_image(trained):
     model = trained[0]
     target = model.generate(1, seed=42)[0]
-    result = ganzoo.latent_tools.project(model, target, steps=40, seed=0)
+    result = ganzoo.latent.project(model, target, steps=40, seed=0)
     assert result.space == "w" and result.latent.shape == (model.style_dim,)
     assert result.mse[-1] < 0.5 * result.mse[0]
     assert result.image.shape == target.shape and result.image.dtype == np.uint8

@@ -23,8 +23,10 @@ import numpy as np
 import pytest
 from conftest import small_model
 
-from ganzoo import zoo
-from ganzoo.registry import UnknownNameError
+from ganzoo import errors
+from ganzoo.deploy import image_export
+from ganzoo.deploy import zoo
+from ganzoo.errors import UnknownNameError
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_DIR = zoo.bundled_dir  # the real one; the autouse fixture hides the bundled zoo from other tests
@@ -141,14 +143,14 @@ def test_tampered_file_is_refused_before_anything_is_read(zoo_dir, saved, monkey
 
     calls = []
     monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: calls.append(a))
-    with pytest.raises(zoo.IntegrityError) as caught:
+    with pytest.raises(errors.IntegrityError) as caught:
         zoo.load("dcgan-tiny")
     message = str(caught.value)
     assert "model.keras" in message and expected in message and actual in message
     assert (caught.value.file, caught.value.expected, caught.value.actual) == ("model.keras", expected, actual)
     assert isinstance(caught.value, ValueError)
     assert calls == []  # nothing was half-loaded
-    with pytest.raises(zoo.IntegrityError):
+    with pytest.raises(errors.IntegrityError):
         zoo.path("dcgan-tiny")
 
 
@@ -162,7 +164,7 @@ def test_missing_or_unlisted_file_is_refused(zoo_dir, saved, problem):
         (folder / "notes").mkdir()
         (folder / "notes" / "extra.txt").write_text("not in the card")
         match = "'notes/extra.txt', which its card does not list"
-    with pytest.raises(zoo.IntegrityError, match=match):
+    with pytest.raises(errors.IntegrityError, match=match):
         zoo.load("dcgan-tiny")
 
 
@@ -263,24 +265,24 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
 
     # Not cached and the server is gone: a connection error naming the URL.
     zoo.register("remote-other", server.url("other.keras"), "0" * 64)
-    with pytest.raises(zoo.DownloadError, match="other.keras.*connection error"):
+    with pytest.raises(errors.DownloadError, match="other.keras.*connection error"):
         zoo.path("remote-other")
     assert len(server.requests) == 1
 
     # A cached file changed afterwards is caught like a local one.
     (folder / "model.keras").write_bytes(b"corrupt")
-    with pytest.raises(zoo.IntegrityError, match="model.keras"):
+    with pytest.raises(errors.IntegrityError, match="model.keras"):
         zoo.load("remote-tiny", offline=True)
 
 
 def test_offline_mode_refuses_the_network(server, saved, tmp_path, monkeypatch):
     shutil.copyfile(saved[0], server.root / "tiny.keras")
     zoo.register("remote-tiny", server.url("tiny.keras"), sha256(saved[0]))
-    with pytest.raises(zoo.OfflineError, match="offline mode") as caught:
+    with pytest.raises(errors.OfflineError, match="offline mode") as caught:
         zoo.load("remote-tiny", offline=True)
     assert server.url("tiny.keras") in str(caught.value)
     monkeypatch.setenv("GANZOO_OFFLINE", "1")
-    with pytest.raises(zoo.OfflineError, match="GANZOO_OFFLINE"):
+    with pytest.raises(errors.OfflineError, match="GANZOO_OFFLINE"):
         zoo.path("remote-tiny")
     assert server.requests == []
     assert_cache_empty(tmp_path / "cache")
@@ -297,14 +299,14 @@ def test_failed_downloads_raise_and_leave_nothing(server, saved, tmp_path, case)
         "not_found": ("missing.keras", digest, "HTTP error 404"),
     }[case]
     zoo.register("remote-tiny", server.url(path), expected_hash)
-    with pytest.raises(zoo.DownloadError) as caught:
+    with pytest.raises(errors.DownloadError) as caught:
         zoo.load("remote-tiny")
     assert caught.value.url == server.url(path)
     assert server.url(path) in str(caught.value) and reason in str(caught.value)
     assert_cache_empty(tmp_path / "cache")
     # The downloader itself leaves nothing beside its destination either.
     (tmp_path / "downloads").mkdir()
-    with pytest.raises(zoo.DownloadError, match=reason.split(":")[0]):
+    with pytest.raises(errors.DownloadError, match=reason.split(":")[0]):
         zoo._download(server.url(path), tmp_path / "downloads" / "file", expected_hash)
     assert files_under(tmp_path / "downloads") == []
 
@@ -349,7 +351,7 @@ def test_archive_escaping_its_folder_is_refused(server, saved, tmp_path):
         zipped.writestr("card.json", json.dumps({"name": "evil", "files": {}}))
         zipped.writestr("../evil", "escaped")
     zoo.register("evil", server.url("evil.zip"), sha256(archive))
-    with pytest.raises(zoo.UnsafeArchiveError, match=r"'\.\./evil'"):
+    with pytest.raises(errors.UnsafeArchiveError, match=r"'\.\./evil'"):
         zoo.path("evil")
     assert not any(p.name == "evil" and p.is_file() for p in tmp_path.rglob("*") if p != archive)
     assert_cache_empty(tmp_path / "cache")
@@ -384,7 +386,7 @@ def _tar_member(name: str, kind=tarfile.REGTYPE, linkname: str = "", size: int =
 def test_extract_archive_rejects_unsafe_members(tmp_path, make):
     archive = tmp_path / "archive.bin"
     archive.write_bytes(make())
-    with pytest.raises(zoo.UnsafeArchiveError, match="Refusing to extract"):
+    with pytest.raises(errors.UnsafeArchiveError, match="Refusing to extract"):
         zoo.extract_archive(archive, tmp_path / "out")
     assert files_under(tmp_path / "out") == []
 
@@ -485,16 +487,15 @@ def _bundled_gan_entries() -> list[str]:
 @pytest.mark.parametrize("name", _bundled_gan_entries())
 def test_every_bundled_entry_exports_with_parity_and_samples_at_once(name):
     """Export parity of the shipped artifacts (ONNX and SavedModel, batch 1 and > 1, <= 1e-4), checked here anew."""
-    from ganzoo import image_tasks
-    from ganzoo.architectures.stylegan import verify_stylegan_onnx
-    from ganzoo.checks import load_model
-    from ganzoo.export import verify_parity
+    from ganzoo.deploy.exporter import verify_parity
+    from ganzoo.deploy.loading import load_model
+    from ganzoo.models.stylegan import verify_stylegan_onnx
 
     folder = REPO / "exported" / name
     zoo.verify(folder)
     model = load_model(folder / "model.keras")
     if model.data_kind != "images":
-        report = image_tasks.verify_image_export(model, folder)
+        report = image_export.verify_image_export(model, folder)
         assert {key.split(":")[0] for key in report["max_abs_diff"]} == {"onnx", "savedmodel"}
         assert max(report["max_abs_diff"].values()) <= 1e-4 and len(report["sizes"]) >= 2
         assert model.translate(np.zeros((1, 16, 16, model.generator.inputs[0].shape[-1]), np.uint8)).dtype == np.uint8

@@ -276,9 +276,10 @@ class TFWorker:
 
     def __init__(self):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        import ganzoo.architectures  # noqa: F401  (first, as in a user's program: its oneDNN default applies)
         import keras
         import tensorflow as tf
+
+        import ganzoo.models  # noqa: F401  (first, as in a user's program: its oneDNN default applies)
 
         self.tf, self.keras = tf, keras
         self.entries: dict[str, dict[str, Any]] = {}
@@ -329,7 +330,7 @@ class TFWorker:
         """The zoo's recipes (tools/train_zoo.py) and the registered architectures."""
         import importlib.util
 
-        from ganzoo.registry import list_architectures
+        from ganzoo.models import list_architectures
 
         spec = importlib.util.spec_from_file_location("train_zoo", ROOT / "tools" / "train_zoo.py")
         module = importlib.util.module_from_spec(spec)
@@ -343,7 +344,7 @@ class TFWorker:
         """The digits training split at ``image_size`` (ganzoo's preprocessing), unshuffled, as .npy."""
         import numpy as np
 
-        from ganzoo import data as data_lib
+        from ganzoo.data import datasets as data_lib
 
         ds = data_lib.load("digits", batch_size=4096, image_size=image_size, shuffle=False, drop_remainder=False)
         images = np.concatenate([b.numpy() for b in ds])
@@ -419,7 +420,7 @@ class TFWorker:
         return info
 
     def _is_standard_step(self, model) -> bool:
-        from ganzoo.base import GAN
+        from ganzoo.models.base import GAN
 
         cls = type(model)
         same = all(getattr(cls, m) is getattr(GAN, m) for m in ("train_step", "discriminator_step", "generator_step"))
@@ -430,8 +431,8 @@ class TFWorker:
 
         import keras
 
-        from ganzoo import training
-        from ganzoo.registry import create
+        from ganzoo.models import create
+        from ganzoo.training import run as training
 
         compile_kwargs = dict(spec.get("compile") or {})
         if "config" in spec:
@@ -489,7 +490,7 @@ class TFWorker:
             return []
         import keras
 
-        from ganzoo.callbacks import LossCurves, SampleGrid
+        from ganzoo.training.callbacks import LossCurves, SampleGrid
 
         out = Path(tempfile.mkdtemp(dir=self.tmp))
         samples = [SampleGrid(out / "samples", every=1), LossCurves(out / "loss_curves.png")]
@@ -592,8 +593,8 @@ class TFWorker:
     # ------------------------------------------------------------------------- inference
     def op_zoo_gans(self):
         """Zoo entries that are GANs with an ONNX export (what `ganzoo sample` serves)."""
-        from ganzoo import zoo
-        from ganzoo.registry import list_architectures
+        from ganzoo.deploy import zoo
+        from ganzoo.models import list_architectures
 
         names = []
         for name in zoo.list_models():
@@ -607,9 +608,9 @@ class TFWorker:
 
     def op_make_entries(self, zoo_dir: str, names: list[str]):
         """Fresh (untrained) dcgan/cgan at the zoo recipes' configuration, exported into a temporary zoo."""
-        from ganzoo import zoo
-        from ganzoo.export import export
-        from ganzoo.registry import create
+        from ganzoo.deploy import zoo
+        from ganzoo.deploy.exporter import export
+        from ganzoo.models import create
 
         made = {}
         for name in names:
@@ -638,8 +639,9 @@ class TFWorker:
             os.environ["GANZOO_ZOO_DIR"] = zoo_dir
         import onnxruntime as ort
 
-        from ganzoo import runtime, zoo
-        from ganzoo.sampling import latent_vectors
+        from ganzoo.deploy import runtime
+        from ganzoo.deploy import zoo
+        from ganzoo.utils.sampling import latent_vectors
 
         tf = self.tf
         folder = zoo.path(name)

@@ -76,8 +76,8 @@ def run_one(job: dict) -> dict:
     import keras
 
     import ganzoo
-    from ganzoo import data
-    from ganzoo.metrics import mode_statistics
+    from ganzoo.data import datasets as data
+    from ganzoo.evaluation.metrics import mode_statistics
 
     dataset, name, seed, steps = job["dataset"], job["config"], job["seed"], job["steps"]
     model_kwargs, loss, g_adam, d_adam, _ = configs(job["lr"])[name]
@@ -153,7 +153,7 @@ def plot(results: list[dict], dataset: str, configs, seeds, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ganzoo.data import mixture_modes
+    from ganzoo.data.datasets import mixture_modes
 
     modes, _ = mixture_modes(dataset)
     limit = 3.0 if dataset == "ring8" else 6.0

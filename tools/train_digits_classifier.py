@@ -37,7 +37,7 @@ PURPOSE = "feature extractor for FID/KID and class accuracy of digits models"
 def load_split(split: str, image_size: int):
     import numpy as np
 
-    from ganzoo import data
+    from ganzoo.data import datasets as data
 
     ds = data.load("digits", split=split, with_labels=True, image_size=image_size, batch_size=256,
                    shuffle=False, drop_remainder=False)
@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> dict:
     import tensorflow as tf
 
     import ganzoo
-    from ganzoo import metrics
-    from ganzoo.files import sha256_file
+    from ganzoo.evaluation import metrics
+    from ganzoo.utils.files import sha256_file
 
     tf.config.experimental.enable_op_determinism()
     start = time.time()

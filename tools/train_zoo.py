@@ -30,15 +30,21 @@ from pathlib import Path
 
 import numpy as np
 
-from ganzoo import evaluation, image_tasks, latent_tools, zoo
-from ganzoo import metrics as metrics_lib
-from ganzoo.architectures.stylegan import export_stylegan
-from ganzoo.callbacks import default_labels
-from ganzoo.checks import load_model
-from ganzoo.data import mixture_modes
-from ganzoo.export import export
-from ganzoo.sampling import image_grid, plot_points, save_grid, save_png
-from ganzoo.training import TrainConfig, load_dataset, train
+from ganzoo import latent as latent_tools
+from ganzoo.data import pairs as image_tasks
+from ganzoo.data.datasets import mixture_modes
+from ganzoo.deploy import image_export
+from ganzoo.deploy import zoo
+from ganzoo.deploy.exporter import export
+from ganzoo.deploy.loading import load_model
+from ganzoo.evaluation import evaluate as evaluation
+from ganzoo.evaluation import image_tasks as image_eval
+from ganzoo.evaluation import metrics as metrics_lib
+from ganzoo.models.stylegan import export_stylegan
+from ganzoo.training.callbacks import default_labels
+from ganzoo.training.run import TrainConfig, load_dataset, train
+from ganzoo.utils import images as image_utils
+from ganzoo.utils.images import image_grid, plot_points, save_grid, save_png
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS_LIMITS = (
@@ -286,10 +292,10 @@ class _Truncated:
 
 def image_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
     """Image-to-image: export every endpoint, an input|output|target panel and the task's held-out metrics."""
-    manifest = image_tasks.export_image_model(model, staging)
+    manifest = image_export.export_image_model(model, staging)
     sources, targets = heldout(config)
     shown = slice(0, 8)
-    image_tasks.save_panel([sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
+    image_utils.save_panel([sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
                            staging / "samples.png", upscale=max(1, 96 // model.image_shape[0]))
     return {"max_abs_diff": manifest["verification"]["max_abs_diff"]}, task_metrics(model, config)
 
@@ -304,17 +310,17 @@ def task_metrics(model, config: TrainConfig) -> dict:
     """The task's held-out numbers: SR against bicubic on whole photos, cycle/domain checks, or L1/PSNR/SSIM."""
     sources, targets = heldout(config)
     if model.architecture == "srgan":
-        return image_tasks.evaluate_super_resolution(lambda low: model.upscale(low, raw=True), model.scale)
+        return image_eval.evaluate_super_resolution(lambda low: model.upscale(low, raw=True), model.scale)
     if model.architecture == "cyclegan":
         train_a, train_b = next(iter(load_dataset(dataclasses.replace(config, batch_size=512), shuffle=False)))
-        classifier = image_tasks.train_domain_classifier(train_a.numpy(), train_b.numpy())
+        classifier = image_eval.train_domain_classifier(train_a.numpy(), train_b.numpy())
         shift = image_tasks.HUE_SHIFT
-        return image_tasks.evaluate_cycle(model, sources, targets,
+        return image_eval.evaluate_cycle(model, sources, targets,
                                           truth_b=image_tasks.hue_shift(sources, shift).numpy(),
                                           truth_a=image_tasks.hue_shift(targets, -shift).numpy(),
                                           classifier=classifier)
     baseline = np.repeat(sources, targets.shape[-1] // sources.shape[-1], axis=-1)  # the input itself (gray as RGB)
-    return image_tasks.evaluate_translation(lambda x: model.translate(x, raw=True), sources, targets, baseline=baseline)
+    return image_eval.evaluate_translation(lambda x: model.translate(x, raw=True), sources, targets, baseline=baseline)
 
 
 def real_data_reference(data_spec: str, image_shape) -> dict:

@@ -1,0 +1,82 @@
+"""``ganzoo list`` and ``ganzoo info``: the zoo and the architectures, without importing TensorFlow.
+
+Cards are JSON files (:mod:`ganzoo.deploy.zoo` reads them without TensorFlow) and the built-in
+architectures are read from the source of :mod:`ganzoo.models` (each ``@register_architecture``
+class and its docstring's first line), so both commands answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import fnmatch
+import json
+from pathlib import Path
+
+from ganzoo.cli.tables import cell, table
+from ganzoo.deploy import zoo
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+HEADLINE_METRICS = ("fid", "kid", "precision", "recall", "class_accuracy", "modes_covered", "high_quality_fraction",
+                    "psnr_y", "bicubic_psnr_y", "test_accuracy")
+CARD_FIELDS = ("name", "architecture", "description", "data", "training", "metrics", "license", "intended_use",
+               "limitations", "sizes", "created")
+
+
+def builtin_architectures() -> dict[str, str]:
+    """``{name: first docstring line}`` of every class registered in ganzoo's model files."""
+    found = {}
+    for path in sorted(MODELS_DIR.glob("*.py")):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for decorator in node.decorator_list:
+                if (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "register_architecture"
+                        and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+                    found[decorator.args[0].value] = (ast.get_docstring(node) or "").strip().splitlines()[0]
+    return dict(sorted(found.items()))
+
+
+def headline(card: dict) -> str:
+    """The card's main quality numbers in one short cell."""
+    metrics = card.get("metrics", {})
+    parts = [f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
+             for k in HEADLINE_METRICS if k in metrics]
+    return ", ".join(parts) or "-"
+
+
+def configure_list(p: argparse.ArgumentParser) -> None:
+    p.add_argument("pattern", nargs="?", default=None, help="glob filter, e.g. 'dc*'")
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """List the pretrained zoo models and the architectures."""
+    models = []
+    for name in zoo.list_models(args.pattern):
+        card = zoo.info(name)
+        data = card.get("data", {})
+        models.append((name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), headline(card)))
+    print(table(["pretrained model", "architecture", "data", "quality"], models) if models else "No pretrained models match.")
+    print()
+    rows = [(name, doc) for name, doc in builtin_architectures().items()
+            if args.pattern is None or fnmatch.fnmatch(name, args.pattern)]
+    print(table(["architecture", "description"], rows))
+    return 0
+
+
+def configure_info(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name (see `ganzoo list`)")
+    p.add_argument("--json", action="store_true", help="print the whole card as JSON")
+
+
+def run_info(args: argparse.Namespace) -> int:
+    """Show a pretrained model's card: how it was trained, how good it is, what not to use it for."""
+    card = zoo.info(args.name)
+    if args.json:
+        print(json.dumps(card, indent=2))
+        return 0
+    print(table(["field", "value"], [(key, cell(card[key])) for key in CARD_FIELDS if key in card]))
+    return 0
+
+
+COMMANDS = {"list": (configure_list, run_list), "info": (configure_info, run_info)}

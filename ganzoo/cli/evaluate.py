@@ -1,0 +1,49 @@
+"""``ganzoo eval``: quality numbers of a generator, with the protocol stated."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ganzoo.cli.tables import cell, table
+
+
+def _configure_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="pretrained model name, a .keras file, or a run folder holding model.keras")
+    p.add_argument("--data", default=None, help="real data spec (default: the zoo card's or the run's data)")
+    p.add_argument("--metrics", default="fid,kid,pr,dc", help="comma-separated: fid, kid, pr, dc, is")
+    p.add_argument("--split", default="train", help="real split to compare with")
+    p.add_argument("-n", type=int, default=None, help="generated samples (default: as many as real ones, up to 10,000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write the full result as JSON here")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """Measure a generator's quality (FID, KID, precision/recall, ...) with the protocol stated."""
+    from ganzoo.deploy import loading, zoo
+    from ganzoo.evaluation.evaluate import evaluate_model
+
+    data, target = args.data, args.name
+    run = Path(args.name)
+    if run.is_dir():
+        target = str(run / "model.keras")
+        if data is None and (run / "config.json").exists():
+            data = json.loads((run / "config.json").read_text())["config"]["data"]
+    elif data is None and not args.name.endswith(".keras"):
+        data = zoo.info(args.name).get("data", {}).get("spec")
+    if data is None:
+        raise ValueError(f"cannot tell which data {args.name} was trained on: pass --data SPEC.")
+    model = loading.load(target)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    result = evaluate_model(model, data, metrics=metrics, n_fake=args.n, split=args.split, seed=args.seed)
+    rows = [(key, cell(value)) for key, value in result.items() if not isinstance(value, (dict, list))]
+    print(table(["metric", "value"], rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2, sort_keys=True, default=float))
+        print(f"Wrote {args.json}")
+    return 0
+
+
+
+COMMANDS = {"eval": (_configure_eval, run_eval)}

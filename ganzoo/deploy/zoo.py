@@ -1,0 +1,618 @@
+"""The zoo registry: pretrained models by name, as data (``ganzoo.load("dcgan-digits")`` loads one).
+
+The zoo is data, not code. Each entry is a folder ``<name>/`` holding a
+``card.json`` and the files the card lists with their sha256::
+
+    exported/dcgan-digits/
+        card.json        name, architecture, config, files {path: sha256}, data,
+                         training, metrics, license, intended_use, limitations,
+                         sizes, created, versions
+        model.keras      the full Keras model (keras.saving.load_model, safe_mode=True)
+        generator.onnx   ... any other artifact, each listed in card["files"]
+
+Adding a pretrained model means adding a folder (see ``exported/README.md``).
+Entries are looked up, first match wins, in:
+
+1. names added at run time with :func:`register` (a user's own remote entries);
+2. the folders in ``$GANZOO_ZOO_DIR`` (``os.pathsep``-separated), for extra entries;
+3. the bundled folder: ``ganzoo/_exported`` in an installed wheel, or the
+   repository's ``exported/`` in a source checkout or an editable install.
+
+A card may point at a remote artifact instead of holding files: ``"url"`` and
+``"sha256"`` of either a ``.keras`` file or a ``.zip``/``.tar.gz`` of an entry
+folder. It is downloaded once into :func:`cache_dir` (``$GANZOO_CACHE``, default
+``~/.cache/ganzoo``), streamed to a temporary file, hash-checked, and only then
+moved into place. ``GANZOO_OFFLINE=1`` (or ``offline=True``) never touches the
+network but still serves what is cached.
+
+Every file is hash-checked against the card before anything is read: a changed,
+missing or unlisted file raises :class:`IntegrityError` and nothing is loaded.
+
+This module never imports TensorFlow (``ganzoo list`` and ``ganzoo info`` answer at once);
+loading an entry's model is :func:`ganzoo.deploy.loading.load`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import fnmatch
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
+
+from ganzoo import __version__
+from ganzoo.errors import (
+    DownloadError,
+    IntegrityError,
+    OfflineError,
+    UnsafeArchiveError,
+    unknown_name_error,
+)
+from ganzoo.utils.files import CHUNK, sha256_file, write_json
+from ganzoo.utils.versions import versions
+
+__all__ = [
+    "CARD_FILE",
+    "REQUIRED_CARD_FIELDS",
+    "DownloadError",
+    "IntegrityError",
+    "OfflineError",
+    "UnsafeArchiveError",
+    "bundled_dir",
+    "cache_dir",
+    "info",
+    "list_models",
+    "path",
+    "register",
+    "unregister",
+    "validate_card",
+    "verify",
+    "write_card",
+    "zoo_dirs",
+]
+
+CARD_FILE = "card.json"
+MODEL_FILE = "model.keras"
+# Fields every zoo card must carry (write_card fills name, files, sizes, created, versions).
+REQUIRED_CARD_FIELDS = (
+    "name",
+    "architecture",
+    "config",
+    "files",
+    "data",
+    "training",
+    "metrics",
+    "license",
+    "intended_use",
+    "limitations",
+    "sizes",
+    "created",
+    "versions",
+)
+_DOCUMENTED_FIELDS = ("architecture", "config", "data", "training", "metrics", "license", "intended_use", "limitations")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_URL_SCHEMES = ("http", "https", "file")
+DEFAULT_TIMEOUT_S = 60.0
+
+_REGISTERED: dict[str, dict[str, Any]] = {}
+
+
+# ------------------------------------------------------------------ locations
+def cache_dir() -> Path:
+    """Where downloads go: ``$GANZOO_CACHE`` or ``~/.cache/ganzoo`` (not created here)."""
+    env = os.environ.get("GANZOO_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "ganzoo"
+
+
+def bundled_dir() -> Path | None:
+    """The zoo shipped with ganzoo: ``ganzoo/_exported`` (wheel) or the checkout's ``exported/``."""
+    package = Path(__file__).resolve().parent
+    installed = package / "_exported"
+    if installed.is_dir():
+        return installed
+    checkout = package.parent / "exported"  # source tree or editable install
+    if checkout.is_dir() and (package.parent / "pyproject.toml").is_file():
+        return checkout
+    return None
+
+
+def zoo_dirs() -> list[Path]:
+    """The folders searched for entries, in order: ``$GANZOO_ZOO_DIR`` then the bundled zoo."""
+    dirs = []
+    for part in os.environ.get("GANZOO_ZOO_DIR", "").split(os.pathsep):
+        if not part:
+            continue
+        folder = Path(part).expanduser()
+        if not folder.is_dir():
+            raise NotADirectoryError(f"GANZOO_ZOO_DIR names {str(folder)!r}, which is not a directory.")
+        dirs.append(folder)
+    bundled = bundled_dir()
+    if bundled is not None:
+        dirs.append(bundled)
+    return dirs
+
+
+def _folder_entries() -> dict[str, Path]:
+    entries: dict[str, Path] = {}
+    for root in zoo_dirs():
+        for child in sorted(root.iterdir()):
+            if child.name.startswith(".") or not (child / CARD_FILE).is_file():
+                continue
+            entries.setdefault(child.name, child)
+    return entries
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Names of the zoo entries, sorted, optionally filtered by a glob ``pattern`` (``"dcgan-*"``)."""
+    names = set(_folder_entries()) | set(_REGISTERED)
+    return sorted(n for n in names if pattern is None or fnmatch.fnmatchcase(n, pattern))
+
+
+def _entry(name: str) -> tuple[dict[str, Any], Path | None]:
+    """``(card, folder)`` of entry ``name``; folder is None for a registered entry."""
+    if name in _REGISTERED:
+        return copy.deepcopy(_REGISTERED[name]), None
+    folder = _folder_entries().get(name)
+    if folder is None:
+        raise unknown_name_error("zoo model", name, list_models())
+    return _read_card(folder, name), folder
+
+
+def _read_card(folder: Path, name: str | None = None) -> dict[str, Any]:
+    card_path = folder / CARD_FILE
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as error:
+        raise IntegrityError(f"Cannot read zoo card {card_path}: {error}", file=CARD_FILE) from error
+    if not isinstance(card, dict):
+        raise IntegrityError(f"Zoo card {card_path} must hold a JSON object.", file=CARD_FILE)
+    if name is not None and card.get("name") != name:
+        raise IntegrityError(
+            f"Zoo card {card_path} has name {card.get('name')!r}, but its folder is named {name!r}.", file=CARD_FILE
+        )
+    return card
+
+
+def unknown_model_error(name: str) -> str:
+    """The "did you mean" line for a name that is not in the zoo."""
+    return str(unknown_name_error("zoo model", name, list_models()))
+
+
+def info(name: str) -> dict[str, Any]:
+    """The card of entry ``name`` (a copy; nothing is downloaded or verified)."""
+    return _entry(name)[0]
+
+
+# ------------------------------------------------------------ verification
+def _relative_files(folder: Path) -> Iterator[str]:
+    """Every file below ``folder`` except the card, as POSIX relative paths; links are refused."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for entry in (*dirnames, *filenames):
+            full = Path(dirpath, entry)
+            if full.is_symlink():
+                raise IntegrityError(f"Zoo entry {folder} contains a symbolic link {full}; links are not allowed.")
+        for filename in filenames:
+            relative = Path(dirpath, filename).relative_to(folder).as_posix()
+            if relative != CARD_FILE:
+                yield relative
+
+
+def _check_relative_path(relative: str, where: str) -> None:
+    parts = PurePosixPath(relative).parts
+    if not relative or relative.startswith("/") or "\\" in relative or ".." in parts or ":" in relative:
+        raise IntegrityError(f"{where} lists an unsafe file path {relative!r}.", file=relative)
+
+
+def verify(folder: str | os.PathLike) -> dict[str, Any]:
+    """Check every file of the entry ``folder`` against its card; return the card.
+
+    Raises :class:`IntegrityError` if a listed file is missing or has another sha256,
+    or if the folder holds a file the card does not list.
+    """
+    folder = Path(folder)
+    card = _read_card(folder)
+    files = card.get("files")
+    if not isinstance(files, dict) or not files:
+        raise IntegrityError(f"Zoo card {folder / CARD_FILE} lists no files (a 'files' mapping path -> sha256).")
+    for relative, expected in files.items():
+        _check_relative_path(relative, f"Zoo card {folder / CARD_FILE}")
+        if not isinstance(expected, str) or not _SHA256.match(expected):
+            raise IntegrityError(
+                f"Zoo card {folder / CARD_FILE} gives {relative!r} an invalid sha256 {expected!r}.", file=relative
+            )
+    present = set(_relative_files(folder))
+    missing = sorted(set(files) - present)
+    if missing:
+        raise IntegrityError(
+            f"Zoo entry {folder} is missing {missing[0]!r}, listed in its card with sha256 {files[missing[0]]}"
+            + (f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else "")
+            + ".",
+            file=missing[0],
+            expected=files[missing[0]],
+        )
+    extra = sorted(present - set(files))
+    if extra:
+        raise IntegrityError(
+            f"Zoo entry {folder} holds {extra[0]!r}, which its card does not list"
+            + (f" (also unlisted: {', '.join(extra[1:])})" if len(extra) > 1 else "")
+            + "; list it with its sha256 (ganzoo.zoo.write_card) or remove it.",
+            file=extra[0],
+        )
+    for relative in sorted(files):
+        actual = sha256_file(folder / relative)
+        if actual != files[relative]:
+            raise IntegrityError(
+                f"Zoo entry {folder}: {relative!r} has sha256 {actual}, but its card expects {files[relative]}. "
+                "The file was changed or corrupted; restore it or re-download the entry.",
+                file=relative,
+                expected=files[relative],
+                actual=actual,
+            )
+    return card
+
+
+def validate_card(card: dict[str, Any]) -> list[str]:
+    """Problems that keep ``card`` from being a complete zoo card (empty when it is one)."""
+    required = REQUIRED_CARD_FIELDS
+    if "url" in card:  # a pointer to a remote artifact: its files are listed by the artifact
+        required = tuple(f for f in required if f not in ("files", "sizes", "created", "versions")) + ("sha256",)
+    problems = [f"missing field {field!r}" for field in required if card.get(field) in (None, "", {}, [])]
+    if "name" in card and not (isinstance(card["name"], str) and _NAME.match(card["name"])):
+        problems.append(f"invalid name {card['name']!r} (letters, digits, '.', '_', '-')")
+    metrics = card.get("metrics")
+    if isinstance(metrics, dict) and metrics and "protocol" not in metrics:
+        problems.append("metrics has no 'protocol' (extractor, n_real, n_fake)")
+    if isinstance(card.get("files"), dict) and MODEL_FILE not in card["files"]:
+        problems.append(f"files does not list {MODEL_FILE!r}")
+    return problems
+
+
+# ------------------------------------------------------------------ loading
+def _offline(offline: bool | None) -> bool:
+    if offline is not None:
+        return bool(offline)
+    return os.environ.get("GANZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def path(name: str, *, offline: bool | None = None) -> Path:
+    """The folder of entry ``name`` with every file verified, downloading a remote entry first."""
+    card, folder = _entry(name)
+    if "url" not in card:
+        return _verify_named(folder, name)
+    if folder is not None and set(_relative_files(folder)):
+        raise IntegrityError(
+            f"Zoo entry {folder} has a card with a 'url' and also local files; a remote entry's folder holds only "
+            f"{CARD_FILE}."
+        )
+    return _fetch(name, card, offline=_offline(offline))
+
+
+def _verify_named(folder: Path, name: str) -> Path:
+    card = verify(folder)
+    if card.get("name") != name:
+        raise IntegrityError(f"Zoo card in {folder} has name {card.get('name')!r}, expected {name!r}.", file=CARD_FILE)
+    return folder
+
+
+# ------------------------------------------------------------ remote entries
+def register(
+    name: str,
+    url: str,
+    sha256: str,
+    config: dict[str, Any] | None = None,
+    card: dict[str, Any] | None = None,
+) -> None:
+    """Add a remote entry for this process: a ``.keras`` file or a ``.zip``/``.tar.gz`` of an entry folder.
+
+    ``sha256`` is the hash of the file at ``url``; ``config`` and ``card`` become the
+    entry's card (what :func:`info` returns). Registering a name again replaces the
+    earlier registration; a name that a zoo folder already provides is refused.
+    """
+    _check_name(name)
+    sha256 = sha256.lower()
+    if not _SHA256.match(sha256):
+        raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}.")
+    _check_url(url)
+    if name not in _REGISTERED and name in _folder_entries():
+        raise ValueError(f"Zoo model {name!r} already exists in {_folder_entries()[name]}; pick another name.")
+    entry = dict(card or {})
+    entry.update(name=name, url=url, sha256=sha256)
+    if config is not None:
+        entry["config"] = config
+    _REGISTERED[name] = copy.deepcopy(entry)
+
+
+def unregister(name: str) -> None:
+    """Forget an entry added with :func:`register` (its cached files stay)."""
+    if name not in _REGISTERED:
+        raise unknown_name_error("registered zoo model", name, _REGISTERED)
+    del _REGISTERED[name]
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"Invalid zoo model name {name!r}: use letters, digits, '.', '_' and '-'.")
+
+
+def _check_url(url: str) -> None:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in _URL_SCHEMES:
+        raise ValueError(f"Unsupported URL {url!r}: the scheme must be one of {', '.join(_URL_SCHEMES)}.")
+
+
+def _fetch(name: str, card: dict[str, Any], offline: bool) -> Path:
+    """Download (or find in the cache) the remote entry ``name``; return its verified folder."""
+    _check_name(name)
+    url, sha256 = card["url"], str(card.get("sha256", "")).lower()
+    _check_url(url)
+    if not _SHA256.match(sha256):
+        raise IntegrityError(f"Remote zoo entry {name!r} needs a 'sha256' of 64 hex digits, got {sha256!r}.")
+    final = cache_dir() / name / sha256[:16]
+    if final.is_dir():
+        return _verify_named(final, name)
+    if offline:
+        raise OfflineError(
+            url,
+            f"offline mode is on (GANZOO_OFFLINE=1 or offline=True) and zoo model {name!r} is not in the cache "
+            f"({final}). Run once with network access, or copy the entry folder there.",
+        )
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Everything happens in a private staging folder beside the final one, renamed into
+    # place only once downloaded, hash-checked, extracted and verified.
+    staging = Path(tempfile.mkdtemp(prefix=f".{sha256[:16]}-", dir=final.parent))
+    try:
+        download = _download(url, staging / "download", sha256, desc=name)
+        if _is_keras_file(url, download):
+            folder = staging / "entry"
+            folder.mkdir()
+            os.replace(download, folder / MODEL_FILE)
+            entry = {k: v for k, v in card.items() if k not in ("url", "sha256")}
+            entry.update(name=name, files={MODEL_FILE: sha256}, source={"url": url, "sha256": sha256})
+            _write_json(folder / CARD_FILE, entry)
+        else:
+            extract_archive(download, staging / "entry", source=url)
+            folder = _entry_root(staging / "entry", url)
+        _verify_named(folder, name)
+        try:
+            os.replace(folder, final)
+        except OSError:
+            if not final.is_dir():  # not another process having won the race
+                raise
+        return _verify_named(final, name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            final.parent.rmdir()  # only succeeds if a failure left it empty
+        except OSError:
+            pass
+
+
+def _is_keras_file(url: str, file: Path) -> bool:
+    suffix = urllib.parse.urlsplit(url).path.lower()
+    if suffix.endswith(".keras"):
+        return True
+    if suffix.endswith((".zip", ".tar.gz", ".tgz", ".tar")):
+        return False
+    if zipfile.is_zipfile(file):  # sniff: a .keras file is a zip with config.json at its root
+        with zipfile.ZipFile(file) as archive:
+            names = set(archive.namelist())
+        return "config.json" in names and not any(n.endswith(CARD_FILE) for n in names)
+    return False
+
+
+def _entry_root(extracted: Path, url: str) -> Path:
+    """The folder holding card.json: the archive root, or its single top-level folder."""
+    if (extracted / CARD_FILE).is_file():
+        return extracted
+    children = [c for c in extracted.iterdir()]
+    if len(children) == 1 and children[0].is_dir() and (children[0] / CARD_FILE).is_file():
+        return children[0]
+    raise IntegrityError(f"The archive at {url} holds no {CARD_FILE} at its root or in a single top-level folder.")
+
+
+def _timeout() -> float:
+    return float(os.environ.get("GANZOO_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_S))
+
+
+def _download(url: str, destination: Path, sha256: str, desc: str | None = None) -> Path:
+    """Stream ``url`` to a temporary file beside ``destination``; move it there once its hash matches.
+
+    Raises :class:`DownloadError` (and leaves no file behind) on an HTTP or connection
+    error, a timeout, a transfer shorter or longer than its Content-Length, or a wrong hash.
+    """
+
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}-", delete=False)
+    temporary = Path(handle.name)
+    try:
+        with handle:
+            digest, received, expected_length = hashlib.sha256(), 0, None
+            request = urllib.request.Request(url, headers={"User-Agent": f"ganzoo/{__version__}"})
+            try:
+                with urllib.request.urlopen(request, timeout=_timeout()) as response:
+                    length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
+                    expected_length = int(length) if length and length.isdigit() else None
+                    with _progress(expected_length, desc) as bar:
+                        for chunk in iter(lambda: response.read(CHUNK), b""):
+                            handle.write(chunk)
+                            digest.update(chunk)
+                            received += len(chunk)
+                            bar.update(len(chunk))
+            except urllib.error.HTTPError as error:
+                raise DownloadError(url, f"HTTP error {error.code} {error.reason}") from error
+            except urllib.error.URLError as error:
+                raise DownloadError(url, f"connection error: {error.reason}") from error
+            except (socket.timeout, TimeoutError) as error:
+                raise DownloadError(url, f"timed out after {_timeout():g} s") from error
+            except (http.client.HTTPException, ConnectionError) as error:
+                raise DownloadError(url, f"transfer failed: {type(error).__name__}: {error}") from error
+            if expected_length is not None and received != expected_length:
+                raise DownloadError(
+                    url, f"truncated transfer: received {received} bytes, Content-Length announced {expected_length}"
+                )
+            actual = digest.hexdigest()
+            if actual != sha256:
+                raise DownloadError(url, f"sha256 mismatch: expected {sha256}, got {actual} ({received} bytes)")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, destination)
+        return destination
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n: int) -> None:
+        pass
+
+
+def _progress(total: int | None, desc: str | None):
+    """A tqdm byte progress bar on an interactive stderr, else a no-op."""
+    if not (hasattr(sys.stderr, "isatty") and sys.stderr.isatty()):
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False)
+
+
+# ----------------------------------------------------------------- archives
+def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, source: str | None = None) -> Path:
+    """Extract a ``.zip`` or tar archive into ``target`` after checking every member.
+
+    Raises :class:`UnsafeArchiveError` before writing anything if a member has an
+    absolute path, a ``..`` component, or is a link or special file.
+    """
+    archive, target = Path(archive), Path(target)
+    where = source or str(archive)
+    target.mkdir(parents=True, exist_ok=True)
+    root = target.resolve()
+
+    def check(member: str) -> None:
+        normalized = member.replace("\\", "/")
+        parts = PurePosixPath(normalized).parts
+        if (
+            not normalized
+            or normalized.startswith("/")
+            or re.match(r"^[A-Za-z]:", normalized)
+            or ".." in parts
+            or not (root / normalized).resolve().is_relative_to(root)
+        ):
+            raise UnsafeArchiveError(f"Refusing to extract {where}: member {member!r} would be written outside {target}.")
+
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            for info_ in members:
+                check(info_.filename)
+                kind = stat.S_IFMT(info_.external_attr >> 16)  # 0 when the zip records no Unix type
+                if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
+                    raise UnsafeArchiveError(f"Refusing to extract {where}: member {info_.filename!r} is not a regular file.")
+            zipped.extractall(target)
+        return target
+    try:
+        tarred = tarfile.open(archive, "r:*")
+    except tarfile.TarError as error:
+        raise UnsafeArchiveError(f"{where} is neither a zip nor a tar archive: {error}") from error
+    with tarred:
+        members = tarred.getmembers()
+        for member in members:
+            check(member.name)
+            if not (member.isfile() or member.isdir()):
+                kind = "a link" if (member.issym() or member.islnk()) else "a special file"
+                raise UnsafeArchiveError(f"Refusing to extract {where}: member {member.name!r} is {kind}.")
+        if hasattr(tarfile, "data_filter"):
+            tarred.extractall(target, members=members, filter="data")
+        else:  # pragma: no cover - Python < 3.11.4; the checks above already ran
+            tarred.extractall(target, members=members)
+    return target
+
+
+# --------------------------------------------------------------- writing cards
+def _json_default(value):
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _write_json(file: Path, data: dict[str, Any]) -> None:
+    write_json(file, data, sort_keys=True, default=_json_default, ensure_ascii=False)
+
+
+def write_card(folder: str | os.PathLike, *, model=None, **fields) -> dict[str, Any]:
+    """Hash and measure every file in ``folder`` and write its ``card.json``; return the card.
+
+    ``fields`` are the card's documentary fields (``architecture``, ``config``, ``data``,
+    ``training``, ``metrics``, ``license``, ``intended_use``, ``limitations``; all
+    required). Filled in here: ``name`` (default: the folder's name), ``files``
+    (sha256 of each file), ``sizes`` (bytes per file and in total, merged with any
+    given ``sizes``; with ``model=`` also parameter counts), ``created`` (today, UTC)
+    and ``versions`` (Python and package versions, merged with any given).
+    """
+    folder = Path(folder)
+    fields = dict(fields)
+    name = fields.setdefault("name", folder.name)
+    _check_name(name)
+    missing = [field for field in _DOCUMENTED_FIELDS if fields.get(field) in (None, "", {}, [])]
+    if missing:
+        raise ValueError(f"write_card({str(folder)!r}) needs the card fields: {', '.join(missing)}.")
+    if "files" in fields:
+        raise ValueError("write_card computes 'files' itself; do not pass it.")
+    files = sorted(_relative_files(folder))
+    if not files:
+        raise ValueError(f"{folder} holds no files to list in its card.")
+    fields["files"] = {relative: sha256_file(folder / relative) for relative in files}
+    byte_sizes = {relative: (folder / relative).stat().st_size for relative in files}
+    sizes = {"bytes": byte_sizes, "total_bytes": sum(byte_sizes.values())}
+    if model is not None:
+        if lambda_layers(model):  # a Lambda layer is Python code: safe-mode loading would refuse it
+            raise ValueError(f"zoo models must not contain Lambda layers; {name} has {', '.join(lambda_layers(model))}.")
+        sizes["parameters"] = _parameter_counts(model)
+    sizes.update(fields.get("sizes") or {})
+    fields["sizes"] = sizes
+    fields.setdefault("created", datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+    fields["versions"] = {**{k: v for k, v in versions("ganzoo", "tensorflow", "keras", "numpy").items() if v}, **(fields.get("versions") or {})}
+    problems = validate_card(fields)
+    if problems:
+        raise ValueError(f"Card for {folder} is incomplete: {'; '.join(problems)}.")
+    _write_json(folder / CARD_FILE, fields)
+    return fields
+
+
+def lambda_layers(model) -> list[str]:
+    """Names of Lambda layers (arbitrary Python code) in ``model``: zoo models must have none."""
+    return [layer.name for layer in model._flatten_layers(include_self=True, recursive=True)
+            if type(layer).__name__ == "Lambda"]
+
+
+def _parameter_counts(model) -> dict[str, int]:
+    counts = {"generator": int(model.generator.count_params()), "discriminator": int(model.discriminator.count_params())}
+    counts["total"] = counts["generator"] + counts["discriminator"]
+    return counts

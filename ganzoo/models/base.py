@@ -1,0 +1,577 @@
+"""``ganzoo.GAN``: the one place the shared mechanics of every variant live.
+
+A variant subclasses :class:`GAN`, sets its own constructor arguments as
+attributes of the same name, and implements ``build_generator`` and
+``build_discriminator`` (plain functional Keras models). Variants whose update
+rule differs from the classic alternating one override ``train_step``.
+
+What the base owns, once for all variants:
+
+* ``compile(g_optimizer, d_optimizer, loss)`` with two optimizers and no stray third
+  one; float16 loss scaling per optimizer.
+* loss trackers (``d_loss``, ``g_loss``, ``d_real``, ``d_fake``, ``d_accuracy``)
+  exposed through ``metrics`` so Keras resets them each epoch.
+* randomness from a :class:`keras.random.SeedGenerator` owned by the model, drawn
+  for the global batch and sliced per replica, so a run does not depend on how
+  the batch is split across devices.
+* ``get_config``/``from_config`` built from the constructor signatures, and the
+  compile config, so ``model.save`` / ``keras.saving.load_model`` round-trip the
+  networks, both optimizers' state and the seed state.
+* ``call`` = the generator's forward pass (the EMA generator when enabled), so
+  ``model(z)`` and ``model.export`` do what a user expects.
+* ``generate(n, seed=...)`` returning uint8 images.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable, NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from ganzoo import distribute
+from ganzoo.models import checks
+from ganzoo.objectives import augment as augment_lib
+from ganzoo.objectives import losses, penalties
+from ganzoo.utils.images import to_uint8
+from ganzoo.utils.sampling import check_labels, latent_vectors
+
+DEFAULT_LEARNING_RATE = 2e-4
+DEFAULT_BETA_1 = 0.5
+
+
+LATENT_RECIPE = "numpy.random.default_rng(seed).standard_normal((n, latent_dim), dtype=numpy.float32)"
+IMAGE_POSTPROCESSING = "uint8 = clip(round((x + 1) * 127.5), 0, 255)"
+
+
+class ServingGraph(NamedTuple):
+    """One inference computation an export holds: named inputs -> one named output.
+
+    ``inputs`` are ``tf.TensorSpec`` with names and a dynamic batch; ``fn(*tensors)`` runs the
+    inference networks with ``training=False`` and draws no random numbers (noise is an input);
+    ``network`` is what holds its variables; ``describe`` adds value ranges or distributions per
+    input name for the manifest.
+    """
+
+    inputs: list
+    fn: Callable
+    output: str
+    network: keras.Model
+    describe: dict
+
+
+def default_optimizer() -> keras.optimizers.Optimizer:
+    """Adam(2e-4, beta_1=0.5): the DCGAN setting, a sound default for most GANs."""
+    return keras.optimizers.Adam(DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class GAN(keras.Model):
+    """Base class of every ganzoo model.
+
+    Args:
+        latent_dim: size of the generator's latent vector ``z``.
+        num_classes: number of classes for a class-conditional model, else None.
+        seed: seed of the model's random draws (latents, penalties). None draws a
+            seed from Python's global RNG, which ``keras.utils.set_random_seed`` sets.
+        ema_decay: if set (e.g. 0.999), keep an exponential moving average of the
+            generator's weights; ``generate``, ``call`` and export then use it.
+        d_steps: discriminator updates per generator update (WGAN's n_critic).
+        gp_weight: weight of the WGAN-GP gradient penalty (0 = off).
+        r1_gamma: weight of the R1 penalty on real data (0 = off).
+        label_smoothing: one-sided label smoothing: real target is ``1 - label_smoothing``.
+        instance_noise: std of Gaussian noise added to D's real and fake inputs (0 = off).
+        augment: differentiable augmentation of D's inputs: None, "diffaugment" or "ada"
+            (see ``ganzoo.augment``); the same transform family is applied to real and fake.
+    """
+
+    architecture = "gan"  # set by ganzoo.registry.register_architecture
+    requires_labels = False  # class-conditional architectures train on (images, labels)
+    # What fit() data yields: "images" (images, or (images, labels)), "pairs" ((source, target),
+    # image-to-image and super-resolution) or "unpaired" ((a, b) of two domains).
+    data_kind = "images"
+    default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
+    xla_pays = False  # ganzoo.training compiles with jit_compile=True when True (measured: tools/bench.py)
+    image_shape: tuple[int, ...]
+
+    def __init__(
+        self,
+        latent_dim: int = 128,
+        num_classes: int | None = None,
+        seed: int | None = None,
+        ema_decay: float | None = None,
+        d_steps: int = 1,
+        gp_weight: float = 0.0,
+        r1_gamma: float = 0.0,
+        label_smoothing: float = 0.0,
+        instance_noise: float = 0.0,
+        augment: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_positive_int("latent_dim", latent_dim)
+        _check_positive_int("d_steps", d_steps)
+        if num_classes is not None:
+            _check_positive_int("num_classes", num_classes)
+        if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}.")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+        self.latent_dim = int(latent_dim)
+        self.num_classes = num_classes
+        self.seed = seed
+        self.ema_decay = ema_decay
+        self.d_steps = int(d_steps)
+        self.gp_weight = float(gp_weight)
+        self.r1_gamma = float(r1_gamma)
+        self.label_smoothing = float(label_smoothing)
+        if instance_noise < 0:
+            raise ValueError(f"instance_noise must be >= 0, got {instance_noise!r}.")
+        self.instance_noise = float(instance_noise)
+        self.augment = augment
+
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        # Networks follow the model's dtype policy (mixed precision) and always output float32.
+        with distribute.dtype_policy_scope(self.dtype_policy):
+            self.generator = distribute.float32_outputs(self.build_generator())
+            self.discriminator = distribute.float32_outputs(self.build_discriminator())
+        self.augmenter = None
+        if augment is not None:
+            self.augmenter = augment_lib.get(augment, seed=seed)
+        self.ema_generator = None
+        if ema_decay is not None:
+            with distribute.dtype_policy_scope(self.dtype_policy):
+                self.ema_generator = distribute.float32_outputs(self.build_generator())
+            self.ema_generator.name = "ema_generator"
+            self.ema_generator.trainable = False
+            self.ema_generator.set_weights(self.generator.get_weights())
+        self.adversarial_loss = losses.get(self.default_loss)
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self._trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
+        }
+        if distribute.num_replicas() > 1:  # created in the scope of a multi-replica strategy
+            # Batch statistics over the global batch, as on one device; also keeps the moving
+            # statistics identical on every replica.
+            distribute.synchronize_batch_norm(self)
+        # The networks are functional models with known shapes: the GAN is fully
+        # built now, which also lets fit() skip its symbolic build (needed under
+        # MultiWorkerMirroredStrategy, see docs/DISTRIBUTED.md).
+        self.built = True
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit``; a ``tf.data.Dataset`` is checked first (empty, wrong shape, dtype or labels)."""
+        model = self if self.data_kind == "images" else None  # image-to-image models check their own batches
+        if isinstance(x, tf.data.Dataset):
+            checks.check_dataset(x, model, what="the training dataset")
+        validation = kwargs.get("validation_data")
+        if isinstance(validation, tf.data.Dataset):
+            checks.check_dataset(validation, model, what="validation_data")
+        return super().fit(x, *args, **kwargs)
+
+    # ----------------------------------------------------------------- networks
+    def build_generator(self) -> keras.Model:
+        raise NotImplementedError(f"{type(self).__name__} must implement build_generator().")
+
+    def build_discriminator(self) -> keras.Model:
+        raise NotImplementedError(f"{type(self).__name__} must implement build_discriminator().")
+
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator used for sampling and export: the EMA copy when enabled."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    @property
+    def is_conditional(self) -> bool:
+        return self.num_classes is not None
+
+    def call(self, inputs, training: bool = False):
+        """The generator's forward pass: ``z`` (or ``[z, label]`` for conditional models)."""
+        return self.inference_generator(inputs, training=training)
+
+    # ------------------------------------------------------------------- export
+    export_kind = "latent"  # the manifest's "kind": latent, style, image_to_image or super_resolution
+
+    def serving_graphs(self) -> dict[str, ServingGraph]:
+        """The graphs ``ganzoo.export`` writes (the first is the default): here ``z`` [, ``label``] -> ``image``."""
+        generator = self.inference_generator
+        z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
+        describe = {"z": {"distribution": "standard normal N(0, 1), independent entries", "recipe": LATENT_RECIPE}}
+        if not self.is_conditional:
+            return {"generator": ServingGraph([z], lambda z: generator(z, training=False), "image", generator, describe)}
+        label = tf.TensorSpec((None,), tf.int32, name="label")
+        describe["label"] = {"range": [0, self.num_classes], "description": f"class index in [0, {self.num_classes})"}
+        fn = lambda z, label: generator([z, label], training=False)  # noqa: E731
+        return {"generator": ServingGraph([z, label], fn, "image", generator, describe)}
+
+    def serving_metadata(self) -> dict[str, Any]:
+        """What a runtime needs besides the graphs (written into the export's manifest)."""
+        is_image = len(self.image_shape) > 1
+        return {
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "image_shape": [int(s) for s in self.image_shape],
+            "output": {"kind": "image", "layout": "NHWC", "range": [-1.0, 1.0], "postprocessing": IMAGE_POSTPROCESSING}
+            if is_image else {"kind": "points", "range": None, "postprocessing": None},
+        }
+
+    def export_examples(self, graph: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
+        """Inputs on which an export of ``graph`` is checked against Keras: batch 1 and batch 7."""
+        rng = np.random.default_rng(seed)
+        examples = []
+        for batch in (1, 7):
+            feed = {"z": latent_vectors(batch, self.latent_dim, seed + batch)}
+            if self.is_conditional:
+                feed["label"] = rng.integers(0, self.num_classes, batch).astype(np.int32)
+            examples.append(feed)
+        return examples
+
+    def keras_input_signature(self) -> list:
+        """What Keras' own ``model.export`` traces ``call`` with: ``z`` or ``[z, label]``, dynamic batch."""
+        specs = self.serving_graphs()[next(iter(self.serving_graphs()))].inputs
+        return [specs[0]] if len(specs) == 1 else [list(specs)]
+
+    def export(self, filepath, format: str = "tf_saved_model", verbose: bool | None = None, input_signature=None,
+               **kwargs):
+        """Keras' ``Model.export`` (SavedModel or ONNX of ``call``), with this model's input signature by default.
+
+        Keras infers a subclassed model's signature from its first call, which a GAN built in
+        ``__init__`` never records; ganzoo knows the signature. For verified exports of every graph
+        with a manifest, use ``ganzoo.export(model, out_dir)``.
+        """
+        if input_signature is None:
+            input_signature = self.keras_input_signature()
+        return super().export(filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs)
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        g_optimizer: keras.optimizers.Optimizer | None = None,
+        d_optimizer: keras.optimizers.Optimizer | None = None,
+        loss: str | losses.AdversarialLoss | None = None,
+        **kwargs,
+    ) -> None:
+        """Configure training: one optimizer per network and an adversarial loss by name.
+
+        Left out (None), the optimizers come from :meth:`default_optimizer` and the
+        loss is the class's ``default_loss``: the architecture's own defaults.
+
+        ``kwargs`` go to ``keras.Model.compile`` (``run_eagerly``, ``jit_compile``,
+        ``steps_per_execution``). No ``model.optimizer`` is created: the two below are
+        the only ones, and both are built here so checkpoints restore their state.
+        """
+        if "optimizer" in kwargs:
+            raise TypeError("GAN.compile takes g_optimizer= and d_optimizer=, not optimizer=.")
+        super().compile(optimizer=None, **kwargs)
+        self.adversarial_loss = losses.get(self.default_loss if loss is None else loss)
+        self.g_optimizer = self._prepare_optimizer(g_optimizer, self.generator)
+        self.d_optimizer = self._prepare_optimizer(d_optimizer, self.discriminator)
+
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """A new optimizer for a network whose optimizer compile() was not given; variants may override."""
+        return default_optimizer()
+
+    def _prepare_optimizer(self, optimizer, network: keras.Model) -> keras.optimizers.Optimizer:
+        optimizer = keras.optimizers.get(optimizer) if optimizer is not None else self.default_optimizer()
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        optimizer.build(network.trainable_variables)
+        return optimizer
+
+    def get_compile_config(self) -> dict[str, Any] | None:
+        if not self.compiled:
+            return None
+        return {
+            "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
+            "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
+            "loss": self.adversarial_loss.name,
+            "run_eagerly": self.run_eagerly,
+            "jit_compile": self.jit_compile,
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+    def compile_from_config(self, config: dict[str, Any]) -> None:
+        config = dict(config)
+        config["g_optimizer"] = keras.optimizers.deserialize(config["g_optimizer"])
+        config["d_optimizer"] = keras.optimizers.deserialize(config["d_optimizer"])
+        self.compile(**config)
+
+    # ------------------------------------------------------------------- config
+    @classmethod
+    def constructor_arguments(cls) -> list[str]:
+        """Names of the constructor arguments of the class and its GAN ancestors."""
+        names: list[str] = []
+        for klass in reversed(cls.__mro__):
+            if not (isinstance(klass, type) and issubclass(klass, GAN)):
+                continue
+            for param in inspect.signature(klass.__init__).parameters.values():
+                if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and param.name not in ("self", *names):
+                    names.append(param.name)
+        return names
+
+    def get_config(self) -> dict[str, Any]:
+        """All constructor arguments, read from attributes of the same name."""
+        config = {"name": self.name, "dtype": keras.dtype_policies.serialize(self.dtype_policy)}
+        for name in self.constructor_arguments():
+            value = getattr(self, name)
+            config[name] = list(value) if isinstance(value, tuple) else value
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "GAN":
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    # ------------------------------------------------------------- checkpoint
+    # Keras does not save SeedGenerator states; the GAN saves its own so that a
+    # restored model (``.keras`` file or BackupAndRestore) continues the same draws.
+    def save_own_variables(self, store) -> None:
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store) -> None:
+        if "seed_generator_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_generator_state"])
+        for i, variable in enumerate(self._trainable_variables + self._non_trainable_variables):
+            variable.assign(store[f"{i}"])
+
+    # ------------------------------------------------------------------ metrics
+    @property
+    def metrics(self) -> list[keras.metrics.Metric]:
+        return list(self._trackers.values())
+
+    def record(self, **values) -> dict[str, Any]:
+        """Update the named trackers and return their logs (what Keras prints).
+
+        Trackers are SUM-aggregated Means: under a strategy a log is the mean over all
+        replicas. A new name gets its tracker outside the traced step, in the strategy's
+        scope; logs are shape [1] under multi-worker (see ``ganzoo.distribute.log_value``).
+        """
+        for name, value in values.items():
+            if name not in self._trackers:
+                self._trackers[name] = distribute.new_metric(name, self.distribute_strategy)
+            value, weight = value if isinstance(value, tuple) else (value, None)  # (value, weight) pairs
+            self._trackers[name].update_state(value, sample_weight=weight)
+        # Only what this step measured: a phase without D (SRGAN's MSE pre-training) logs no D numbers.
+        return {name: distribute.log_value(self._trackers[name].result()) for name in values}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3 reduces a distributed data batch across workers here, which fails under
+        # MultiWorkerMirroredStrategy; a GAN is fully built in __init__, so nothing is left to build.
+        if self.built and all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    # --------------------------------------------------------------- randomness
+    def sample_latent(self, batch_size) -> tf.Tensor:
+        """Latent vectors for this replica's share of the global batch.
+
+        The whole global batch is drawn on every replica with the same seed state and
+        each replica keeps its slice: the draws are different per replica and equal
+        to a single-device run's, whatever the number of replicas.
+        """
+        return self.sample_normal((batch_size, self.latent_dim))
+
+    def sample_normal(self, shape) -> tf.Tensor:
+        return self._draw(keras.random.normal, shape)
+
+    def sample_uniform(self, shape) -> tf.Tensor:
+        """Uniform [0, 1) draws, sliced per replica like :meth:`sample_latent`."""
+        return self._draw(keras.random.uniform, shape)
+
+    def _draw(self, distribution, shape) -> tf.Tensor:
+        replicas = _num_replicas()
+        if replicas == 1:
+            return distribution(shape, seed=self.seed_generator)
+        shape = list(shape)
+        draw = distribution([shape[0] * replicas] + shape[1:], seed=self.seed_generator)
+        start = tf.distribute.get_replica_context().replica_id_in_sync_group * shape[0]
+        return draw[start : start + shape[0]]
+
+    # ------------------------------------------------------------- data & nets
+    def unpack_batch(self, data) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``images`` or ``(images, labels)`` from a dataset element; labels only for conditional models."""
+        if isinstance(data, (tuple, list)):
+            images = data[0]
+            labels = data[1] if len(data) > 1 else None
+        else:
+            images, labels = data, None
+        if self.is_conditional and labels is None:
+            raise ValueError(
+                f"{type(self).__name__} is class-conditional (num_classes={self.num_classes}): the dataset must "
+                "yield (images, labels); load it with with_labels=True."
+            )
+        if not self.is_conditional:
+            labels = None
+        return checks.check_batch(self, images, labels)  # shape, dtype, range, labels: clear errors
+
+    def generator_inputs(self, z, labels):
+        return z if labels is None else [z, labels]
+
+    def discriminate(self, images, labels, training: bool = True):
+        return self.discriminator(images if labels is None else [images, labels], training=training)
+
+    def discriminator_view(self, images):
+        """What D sees during training: augmented and/or noised images (both differentiable)."""
+        if self.augmenter is not None:
+            images = self.augmenter(images, training=True)
+        if self.instance_noise:
+            images = images + self.instance_noise * ops.cast(self.sample_normal(ops.shape(images)), images.dtype)
+        return images
+
+    # --------------------------------------------------------------- training
+    def train_step(self, data):
+        """The classic alternating update: ``d_steps`` discriminator steps, then one generator step."""
+        real, labels = self.unpack_batch(data)
+        batch_size = ops.shape(real)[0]
+        for _ in range(self.d_steps):
+            d_logs = self.discriminator_step(real, labels)
+        g_logs = self.generator_step(batch_size, labels)
+        self.update_ema()
+        return self.record(**g_logs, **d_logs)
+
+    def discriminator_step(self, real, labels) -> dict[str, tf.Tensor]:
+        fake = self.generator(self.generator_inputs(self.sample_latent(ops.shape(real)[0]), labels), training=True)
+        with tf.GradientTape() as tape:
+            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
+            real_logits = self.discriminate(real_seen, labels)
+            fake_logits = self.discriminate(fake_seen, labels)
+            d_loss = self.adversarial_loss.d(real_logits, fake_logits, real_target=1.0 - self.label_smoothing)
+            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, labels)
+        d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
+        if self.augmenter is not None:
+            self.augmenter.update(real_logits)  # ADA: adapt the probability to D's overfitting
+        return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
+
+    def discriminator_penalties(self, real, fake, labels):
+        """Gradient penalties switched on by ``gp_weight`` and ``r1_gamma``."""
+        total = ops.zeros((), dtype="float32")
+        if self.gp_weight:
+            mix = self.sample_uniform((ops.shape(real)[0],))
+            critic = lambda x: self.discriminate(x, labels)  # noqa: E731
+            total += self.gp_weight * penalties.gradient_penalty(critic, real, fake, mix)
+        if self.r1_gamma:
+            critic = lambda x: self.discriminate(x, labels)  # noqa: E731
+            total += 0.5 * self.r1_gamma * penalties.r1_penalty(critic, real)
+        return total
+
+    def generator_step(self, batch_size, labels) -> dict[str, tf.Tensor]:
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            fake = self.generator(self.generator_inputs(z, labels), training=True)
+            g_loss = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), labels))
+        g_grad_norm = self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
+        return {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
+
+    def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> tuple[tf.Tensor, Any]:
+        """Backpropagate ``loss`` into ``network`` with loss scaling and cross-replica averaging.
+
+        Losses are means over this replica's batch; dividing by the number of
+        replicas makes the summed gradients those of the mean over the global batch.
+        Returns the global norm of this replica's unscaled gradient of ``loss`` (the signal
+        the diagnostics use to spot vanishing or exploding gradients) as a ``(norm, weight)``
+        pair for :meth:`record`: a float16 step whose scaled gradients overflow is skipped by
+        the ``LossScaleOptimizer`` (which lowers its scale) and weighs 0 in the logged mean.
+        """
+        with tape:  # resume recording: the scaling is part of the differentiated graph
+            scaled_loss = optimizer.scale_loss(loss / _num_replicas())
+        variables = network.trainable_variables
+        grads = tape.gradient(scaled_loss, variables)
+        norm = tf.linalg.global_norm([g for g in grads if g is not None]) * float(_num_replicas())
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            norm = norm / ops.cast(optimizer.dynamic_scale, norm.dtype)
+        # The whole update (the iteration counter too) waits for the gradients, and so for the
+        # batch's value checks (ganzoo.checks): a bad batch leaves the optimizer untouched.
+        with tf.control_dependencies([g for g in grads if g is not None]):
+            optimizer.apply(grads, variables)
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            applied = ops.isfinite(norm)
+            return ops.where(applied, norm, 0.0), ops.cast(applied, "float32")
+        return norm, 1.0
+
+    @staticmethod
+    def discriminator_stats(real_logits, fake_logits) -> dict[str, tf.Tensor]:
+        """Mean logits on real and fake, and the fraction D classifies correctly (threshold 0)."""
+        real_logits = ops.cast(real_logits, "float32")
+        fake_logits = ops.cast(fake_logits, "float32")
+        correct = ops.concatenate(
+            [ops.reshape(ops.cast(real_logits > 0, "float32"), (-1,)), ops.reshape(ops.cast(fake_logits <= 0, "float32"), (-1,))]
+        )
+        return {"d_real": ops.mean(real_logits), "d_fake": ops.mean(fake_logits), "d_accuracy": ops.mean(correct)}
+
+    def update_ema(self) -> None:
+        """Move the EMA generator towards the current one; buffers (BatchNorm statistics) are copied."""
+        if self.ema_generator is None:
+            return
+        for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
+            if var.trainable:
+                ema_var.assign(self.ema_decay * ema_var + (1.0 - self.ema_decay) * ops.cast(var, ema_var.dtype))
+            else:
+                ema_var.assign(var)
+
+    def test_step(self, data):
+        """Losses and discriminator statistics on held-out real data against fresh fakes, no updates."""
+        real, labels = self.unpack_batch(data)
+        fake = self.generator(self.generator_inputs(self.sample_latent(ops.shape(real)[0]), labels), training=False)
+        real_logits = self.discriminate(real, labels, training=False)
+        fake_logits = self.discriminate(fake, labels, training=False)
+        return self.record(
+            d_loss=self.adversarial_loss.d(real_logits, fake_logits),
+            g_loss=self.adversarial_loss.g(fake_logits),
+            **self.discriminator_stats(real_logits, fake_logits),
+        )
+
+    # --------------------------------------------------------------- sampling
+    def generate(
+        self,
+        n: int,
+        seed: int | None = None,
+        labels=None,
+        batch_size: int = 256,
+        raw: bool = False,
+    ) -> np.ndarray:
+        """Sample ``n`` outputs from the (EMA) generator.
+
+        Returns uint8 images of shape (n, H, W, C) in [0, 255]; with ``raw=True``
+        (and always for models of 2-D points) the generator's float32 output, in
+        [-1, 1] for images. ``seed`` fixes the latent vectors (the same ones
+        ``ganzoo.runtime`` draws); without it they come from the model's seed
+        generator. ``labels`` (an int or a sequence of n ints) are required for
+        class-conditional models.
+        """
+        checks.check_generate_arguments(n, seed, batch_size)
+        if seed is not None:
+            z = latent_vectors(n, self.latent_dim, seed)
+        else:
+            z = keras.ops.convert_to_numpy(keras.random.normal((n, self.latent_dim), seed=self.seed_generator))
+        label_array = self.check_labels(labels, n)
+        outputs = []
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            inputs = z[start:stop] if label_array is None else [z[start:stop], label_array[start:stop]]
+            outputs.append(keras.ops.convert_to_numpy(self(inputs, training=False)).astype(np.float32))
+        images = np.concatenate(outputs)
+        if raw or len(self.image_shape) == 1:
+            return images
+        return to_uint8(images)
+
+    def check_labels(self, labels, n: int) -> np.ndarray | None:
+        """Validate class labels for generation: an int or n ints in ``[0, num_classes)``."""
+        return check_labels(labels, n, self.num_classes, type(self).__name__)
+
+
+def _num_replicas() -> int:
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

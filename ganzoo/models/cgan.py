@@ -1,0 +1,49 @@
+"""Conditional GAN: class labels steer the generator (Mirza & Osindero 2014).
+
+G concatenates a learned label embedding to z and feeds the DCGAN generator body.
+D is a projection discriminator (Miyato & Koyama 2018):
+``logit = w . phi(x) + <embed(y), phi(x)>``, which conditions D by an inner product
+with the class embedding instead of concatenating the label to the input.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from ganzoo.models.dcgan import DCGAN, conv_features, conv_generator
+from ganzoo.models.layers.common import maybe_spectral
+from ganzoo.registry import register_architecture
+
+
+@register_architecture("cgan")
+@keras.saving.register_keras_serializable(package="ganzoo")
+class CGAN(DCGAN):
+    """Class-conditional DCGAN with a projection discriminator; ``generate(n, labels=...)``.
+
+    Args (beyond DCGAN's):
+        num_classes: number of classes; the dataset yields ``(images, labels)``.
+        embedding_dim: size of G's label embedding concatenated to z.
+    """
+
+    requires_labels = True
+
+    def __init__(self, num_classes: int = 10, embedding_dim: int = 32, **kwargs):
+        self.embedding_dim = int(embedding_dim)
+        super().__init__(num_classes=num_classes, **kwargs)
+
+    def build_generator(self) -> keras.Model:
+        z = keras.Input((self.latent_dim,), name="z")
+        label = keras.Input((), dtype="int32", name="label")
+        embedded = keras.layers.Embedding(self.num_classes, self.embedding_dim)(label)
+        joint = keras.layers.Concatenate()([z, embedded])
+        return conv_generator(joint, self.image_shape, self.base_filters, extra_inputs=(z, label))
+
+    def build_discriminator(self) -> keras.Model:
+        image = keras.Input(self.image_shape, name="image")
+        label = keras.Input((), dtype="int32", name="label")
+        features = conv_features(image, self.base_filters, self.d_norm, self.spectral_norm, self.minibatch_std)
+        unconditional = maybe_spectral(keras.layers.Dense(1), self.spectral_norm)(features)
+        class_embedding = keras.layers.Embedding(self.num_classes, features.shape[-1])(label)
+        projection = keras.layers.Dot(axes=1)([class_embedding, features])
+        logit = keras.layers.Add(dtype="float32")([unconditional, projection])
+        return keras.Model([image, label], logit, name="discriminator")

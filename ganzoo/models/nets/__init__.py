@@ -1,0 +1,1 @@
+"""Network builders shared by several variants (U-Net, ResNet, PatchGAN, SRResNet, VGG-style D)."""

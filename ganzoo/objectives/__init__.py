@@ -1,0 +1,1 @@
+"""Training objectives: adversarial losses, gradient penalties, augmentation of D's inputs, schedules."""
