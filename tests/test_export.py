@@ -1,4 +1,7 @@
-"""ganzoo.export: SavedModel + ONNX exports of the (EMA) generator, verified, with a manifest."""
+"""ganzoo.export on latent generators: SavedModel + ONNX of the (EMA) generator, verified, with a manifest v2.
+
+(Every architecture and kind is covered in test_deploy.py.)
+"""
 
 import hashlib
 import importlib
@@ -160,29 +163,34 @@ def test_manifest_describes_interface_hashes_versions_and_parity(exported, case)
     assert on_disk["config"] == json.loads(json.dumps(model.get_config()))
     rebuilt = architecture_class(on_disk["architecture"]).from_config(on_disk["config"])  # the config suffices
     assert rebuilt.inference_generator.count_params() == on_disk["generator"]["parameters"]
-    assert on_disk["latent_dim"] == model.latent_dim and on_disk["num_classes"] == model.num_classes
-    assert on_disk["image_shape"] == list(model.image_shape)
+    meta = on_disk["model"]
+    assert meta["latent_dim"] == model.latent_dim and meta["num_classes"] == model.num_classes
+    assert meta["image_shape"] == list(model.image_shape)
+    assert on_disk["manifest_version"] == 2 and on_disk["kind"] == "latent" and on_disk["default_graph"] == "generator"
+    graph = on_disk["graphs"]["generator"]
+    assert graph["onnx"] == "generator.onnx" and graph["savedmodel_signature"] == "serving_default"
 
-    z, *label = on_disk["inputs"]
+    z, *label = graph["inputs"]
     assert z == {**z, "name": "z", "dtype": "float32", "shape": [None, model.latent_dim]}
     assert "N(0, 1)" in z["distribution"]
     if model.is_conditional:
         assert label == [{**label[0], "name": "label", "dtype": "int32", "shape": [None], "range": [0, model.num_classes]}]
     else:
         assert label == []
-    (image,) = on_disk["outputs"]
+    image = graph["output"]
     assert image["name"] == "image" and image["dtype"] == "float32" and image["shape"] == [None, *model.image_shape]
+    output = meta["output"]
     if len(model.image_shape) == 1:
-        assert image["kind"] == "points" and image["range"] is None
+        assert output["kind"] == "points" and output["range"] is None
     else:
-        assert image["kind"] == "image" and image["range"] == [-1.0, 1.0]
-        assert image["postprocessing"].startswith("uint8 = round((x + 1) * 127.5)")
-        assert image["layout"] == "NHWC"
-    assert "default_rng(seed).standard_normal((n, latent_dim)" in on_disk["latent_sampling"]["recipe"]
+        assert output["kind"] == "image" and output["range"] == [-1.0, 1.0]
+        assert output["postprocessing"].startswith("uint8 = clip(round((x + 1) * 127.5), 0, 255)")
+        assert output["layout"] == "NHWC"
+    assert "default_rng(seed).standard_normal((n, latent_dim)" in z["recipe"]
 
     artifacts = on_disk["artifacts"]
-    assert artifacts["onnx"]["sha256"] == _sha256(out_dir / "generator.onnx")
-    assert artifacts["onnx"]["opset"] == on_disk["opset"] == 17
+    assert artifacts["onnx"]["generator"]["sha256"] == _sha256(out_dir / "generator.onnx")
+    assert artifacts["onnx"]["generator"]["opset"] == on_disk["opset"] == 17
     saved = artifacts["savedmodel"]
     files = sorted(p for p in (out_dir / "savedmodel").rglob("*") if p.is_file())
     per_file = {p.relative_to(out_dir / "savedmodel").as_posix(): _sha256(p) for p in files}
@@ -196,48 +204,51 @@ def test_manifest_describes_interface_hashes_versions_and_parity(exported, case)
     assert versions["tf2onnx"] and versions["onnx"] == onnx.__version__
 
     verification = on_disk["verification"]
-    assert verification["passed"] is True and verification["batch_sizes"] == [1, 7]
-    assert set(verification["max_abs_diff"]) == {"onnx", "savedmodel"}
+    assert verification["passed"] is True
+    assert sorted({case["inputs"]["z"][0] for case in verification["cases"]}) == [1, 7]
+    assert set(verification["max_abs_diff"]) == {"onnx:generator", "savedmodel:generator"}
     assert all(0 <= d <= 1e-4 for d in verification["max_abs_diff"].values())
 
 
 def test_verify_parity_runs_on_its_own(exported):
     model, out_dir, _ = exported["cgan"]
-    result = verify_parity(model, out_dir, batch_sizes=(1, 3), seed=5)
-    assert result["passed"] and set(result["by_batch"]["onnx"]) == {"1", "3"}
-    assert result["max_abs_diff"]["onnx"] <= 1e-4 and result["max_abs_diff"]["savedmodel"] <= 1e-4
+    result = verify_parity(model, out_dir, seed=5)
+    assert result["passed"] and len(result["cases"]) == 4 and result["seed"] == 5
+    assert result["max_abs_diff"]["onnx:generator"] <= 1e-4 and result["max_abs_diff"]["savedmodel:generator"] <= 1e-4
     # Against another model's weights the same artifacts fail, with the measured difference.
     other = small_model("cgan", seed=9)
     with pytest.raises(ExportError, match=r"max abs difference .* > atol"):
-        verify_parity(other, out_dir, formats=["onnx"])
-    report = verify_parity(other, out_dir, formats="onnx", raise_on_failure=False)
-    assert not report["passed"] and report["max_abs_diff"]["onnx"] > 1e-4
+        verify_parity(other, out_dir)
+    report = verify_parity(other, out_dir, raise_on_failure=False)
+    assert not report["passed"] and report["max_abs_diff"]["onnx:generator"] > 1e-4
+    # An export of another architecture is refused before anything is run.
+    with pytest.raises(ExportError, match="holds an export of 'cgan'"):
+        verify_parity(small_model("dcgan"), out_dir)
 
 
 @pytest.mark.parametrize("broken", ["onnx", "savedmodel"])
 def test_failed_verification_raises_and_leaves_nothing_behind(tmp_path, monkeypatch, broken):
     model = small_model("vanilla_gan", data_shape=(2,))
-    if broken == "onnx":
-        real = export_lib._run_onnx
-        monkeypatch.setattr(export_lib, "_run_onnx", lambda session, inputs: real(session, inputs) + 1e-3)
-    else:
-        real = export_lib._run_savedmodel
-        monkeypatch.setattr(export_lib, "_run_savedmodel", lambda loaded, inputs: real(loaded, inputs) - 1e-3)
+    runner = f"_{broken}_runner"
+    real = getattr(export_lib, runner)
+    monkeypatch.setattr(export_lib, runner, lambda *args: (lambda feed, run=real(*args): run(feed) + 1e-3))
     out_dir = tmp_path / "exports" / "model"
-    with pytest.raises(ExportError, match=rf"{broken} at batch 1: max abs difference 0.001 > atol 0.0001"):
+    with pytest.raises(ExportError, match=rf"{broken}:generator: max abs difference 0.001 > atol 0.0001"):
         export(model, out_dir)
     assert not out_dir.exists()
     assert list((tmp_path / "exports").iterdir()) == []  # no staging directory left either
     # verify=False skips the comparison (and so succeeds).
     manifest = export(model, out_dir, formats=[broken], verify=False)
     assert manifest["verification"] is None and manifest["formats"] == [broken]
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted([export_lib._artifact_name(broken), "manifest.json"])
+    artifact = {"onnx": "generator.onnx", "savedmodel": "savedmodel"}[broken]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([artifact, "manifest.json"])
 
 
 def test_nan_outputs_fail_verification(tmp_path, monkeypatch):
     model = small_model("vanilla_gan", data_shape=(2,))
-    monkeypatch.setattr(export_lib, "_run_onnx", lambda session, inputs: np.full((len(inputs["z"]), 2), np.nan, np.float32))
-    with pytest.raises(ExportError, match="onnx at batch 1: max abs difference inf"):
+    monkeypatch.setattr(export_lib, "_onnx_runner",
+                        lambda *args: (lambda feed: np.full((len(feed["z"]), 2), np.nan, np.float32)))
+    with pytest.raises(ExportError, match="onnx:generator: max abs difference inf"):
         export(model, tmp_path / "out", formats="onnx")
     assert not (tmp_path / "out").exists()
 
@@ -278,7 +289,7 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         export(model, out, atol=-1.0)
     with pytest.raises(TypeError, match="arguments look swapped"):
         export(str(out), model)
-    with pytest.raises(ValueError, match=r"pass a ganzoo GAN model, a zoo name .* or the path of a \.keras file"):
+    with pytest.raises(FileNotFoundError, match=r"not a \.keras file, a folder or a zoo name.*Did you mean"):
         export("dcgan-mnist", out)
     with pytest.raises(FileNotFoundError, match="No such .keras file"):
         export(tmp_path / "missing.keras", out)

@@ -3,20 +3,21 @@
     python tools/train_zoo.py dcgan-digits            # one entry
     python tools/train_zoo.py --all                   # every entry below
     python tools/train_zoo.py dcgan-digits --reuse-run # re-export and re-evaluate runs/zoo/NAME
+    python tools/train_zoo.py --all --reexport         # export the bundled models again (no training)
 
 Every entry is a recipe (one ``TrainConfig`` per training phase plus its card text) in
 :data:`RECIPES`; the command above is the exact reproduction recorded in each card. The run's
 full output (samples per epoch, curves, history) stays in ``runs/zoo/NAME``; the entry folder
 ``exported/NAME`` gets the model, its SavedModel and ONNX exports, sample figures, the measured
-metrics and ``card.json``. How an entry is exported, shown and measured depends on its kind:
+metrics and ``card.json``. Every entry is exported by ``ganzoo.export`` (all its graphs, verified);
+how it is shown and measured depends on its kind:
 
-* latent generators (``vanilla_gan``, ``dcgan``, ``cgan``; ``progan`` too): ``ganzoo.export`` and
+* latent generators (``vanilla_gan``, ``dcgan``, ``cgan``; ``progan`` too):
   ``ganzoo.evaluation.evaluate_model`` (digits: FID/KID/PR/DC in the shipped digits classifier's
   features, with the real test split scored the same way as the floor);
-* ``stylegan``: ``export_stylegan`` (mapping, synthesis, combined), plus truncation and
-  style-mixing figures;
-* image-to-image (``pix2pix``, ``cyclegan``, ``srgan``): ``export_image_model`` and the task
-  metrics of ``ganzoo.image_tasks`` on held-out photos, with ``input | output | target`` panels.
+* ``stylegan``: the same, plus truncation and style-mixing figures;
+* image-to-image (``pix2pix``, ``cyclegan``, ``srgan``): the task metrics of
+  ``ganzoo.evaluation.image_tasks`` on held-out photos, with ``input | output | target`` panels.
 """
 
 from __future__ import annotations
@@ -33,14 +34,12 @@ import numpy as np
 from ganzoo import latent as latent_tools
 from ganzoo.data import pairs as image_tasks
 from ganzoo.data.datasets import mixture_modes
-from ganzoo.deploy import image_export
 from ganzoo.deploy import zoo
 from ganzoo.deploy.exporter import export
 from ganzoo.deploy.loading import load_model
 from ganzoo.evaluation import evaluate as evaluation
 from ganzoo.evaluation import image_tasks as image_eval
 from ganzoo.evaluation import metrics as metrics_lib
-from ganzoo.models.stylegan import export_stylegan
 from ganzoo.training.callbacks import default_labels
 from ganzoo.training.run import TrainConfig, load_dataset, train
 from ganzoo.utils import images as image_utils
@@ -252,7 +251,39 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
     metrics = evaluation.evaluate_model(model, config.data, seed=0)
     if not points:
         metrics["reference"] = real_data_reference(config.data, model.image_shape)
-    return {"opset": manifest["opset"], "max_abs_diff": manifest["verification"]["max_abs_diff"]}, metrics
+    return export_summary(manifest), metrics
+
+
+def export_summary(manifest: dict) -> dict:
+    """What a card says about its export: kind, graphs, opset and the measured parity."""
+    return {"kind": manifest["kind"], "graphs": list(manifest["graphs"]), "opset": manifest["opset"],
+            "max_abs_diff": manifest["verification"]["max_abs_diff"]}
+
+
+FIGURES = ("samples.png", "growth.png", "truncation.png", "mixing.png")
+
+
+def reexport(name: str) -> dict:
+    """Export a bundled entry again from its unchanged ``model.keras`` (after a change of the export format).
+
+    The model file is copied byte for byte (its sha256 stays), the figures are kept, the card keeps its
+    documentary fields and gets new file hashes, sizes and export summary.
+    """
+    folder = ROOT / "exported" / name
+    card = zoo.info(name)
+    model = load_model(folder / zoo.MODEL_FILE)
+    staging = folder.with_name(f".{name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    manifest = export(model, staging)
+    for file in (zoo.MODEL_FILE, *FIGURES):
+        if (folder / file).is_file():
+            shutil.copy2(folder / file, staging / file)
+    fields = {k: v for k, v in card.items() if k not in ("files", "sizes", "versions")}
+    fields["export"] = export_summary(manifest)
+    card = zoo.write_card(staging, model=model, **fields)
+    shutil.rmtree(folder)
+    staging.rename(folder)
+    return card
 
 
 def growth_strip(model, n: int = 8) -> np.ndarray:
@@ -269,7 +300,7 @@ def growth_strip(model, n: int = 8) -> np.ndarray:
 
 def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
     """StyleGAN: the three exports, samples, a truncation sweep and a style-mixing grid, evaluate_model."""
-    manifest = export_stylegan(model, staging)
+    manifest = export(model, staging)  # generator, mapping and synthesis graphs, parity-verified
     save_grid(model.generate(64, seed=0), staging / "samples.png", columns=8)
     save_png(latent_tools.truncation_sweep(model, seeds=range(6)), staging / "truncation.png", upscale=3)
     save_png(latent_tools.style_mixing_grid(model, [1, 2, 3, 4], [5, 6, 7, 8, 9]), staging / "mixing.png", upscale=3)
@@ -277,7 +308,7 @@ def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dic
     metrics["truncation_0.7"] = evaluation.evaluate_model(
         _Truncated(model, 0.7), config.data, seed=0, metrics=("fid", "kid", "pr"))
     metrics["reference"] = real_data_reference(config.data, model.image_shape)
-    return {"max_abs_diff": manifest.get("verification")}, metrics
+    return export_summary(manifest), metrics
 
 
 class _Truncated:
@@ -292,12 +323,12 @@ class _Truncated:
 
 def image_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
     """Image-to-image: export every endpoint, an input|output|target panel and the task's held-out metrics."""
-    manifest = image_export.export_image_model(model, staging)
+    manifest = export(model, staging)  # one graph per direction, dynamic height and width, parity-verified
     sources, targets = heldout(config)
     shown = slice(0, 8)
     image_utils.save_panel([sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
                            staging / "samples.png", upscale=max(1, 96 // model.image_shape[0]))
-    return {"max_abs_diff": manifest["verification"]["max_abs_diff"]}, task_metrics(model, config)
+    return export_summary(manifest), task_metrics(model, config)
 
 
 def heldout(config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -338,12 +369,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"entries to build: {', '.join(RECIPES)}")
     parser.add_argument("--all", action="store_true", help="build every entry")
     parser.add_argument("--reuse-run", action="store_true", help="skip training; use runs/zoo/NAME/model.keras")
+    parser.add_argument("--reexport", action="store_true",
+                        help="skip training and evaluation: export the bundled exported/NAME/model.keras again")
     args = parser.parse_args(argv)
     names = list(RECIPES) if args.all else args.names
     unknown = [n for n in names if n not in RECIPES]
     if not names or unknown:
         parser.error(f"name one or more of {', '.join(RECIPES)} (unknown: {', '.join(unknown) or 'none'})")
     for name in names:
+        if args.reexport:
+            print(f"{name}: {reexport(name)['export']}")
+            continue
         card = build(name, reuse_run=args.reuse_run)
         print(f"{name}: {card['metrics']}")
     return 0

@@ -430,6 +430,7 @@ def _manifest(model: GAN, graphs: dict[str, ServingGraph], formats, opset, artif
         "graphs": described,
         "model": _jsonable(model.serving_metadata()),
         "generator": {
+            "name": inference.name,
             "ema": getattr(model, "ema_generator", None) is not None and inference is model.ema_generator,
             "parameters": int(sum(n.count_params() for n in {id(g.network): g.network for g in graphs.values()}.values())),
             "training": False,

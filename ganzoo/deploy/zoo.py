@@ -122,7 +122,7 @@ def cache_dir() -> Path:
 
 def bundled_dir() -> Path | None:
     """The zoo shipped with ganzoo: ``ganzoo/_exported`` (wheel) or the checkout's ``exported/``."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parent.parent  # ganzoo/
     installed = package / "_exported"
     if installed.is_dir():
         return installed
