@@ -13,8 +13,11 @@ inference path) and ``ganzoo --help`` never pay for importing TensorFlow.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import platform
+import sys
 
 # TensorFlow turns its oneDNN kernels on by itself only on x86 CPUs with AVX-512 VNNI/AMX-class
 # features; on plain AVX2 machines they still train ganzoo's conv nets 1.5-1.7x faster
@@ -30,7 +33,7 @@ _LAZY = {
     "list_architectures": ("ganzoo.models", "list_architectures"),
     "register_architecture": ("ganzoo.registry", "register_architecture"),
     "load_model": ("ganzoo.deploy.loading", "load_model"),
-    "load": ("ganzoo.deploy.zoo", "load"),
+    "load": ("ganzoo.deploy.loading", "load"),
     "list_models": ("ganzoo.deploy.zoo", "list_models"),
     "info": ("ganzoo.deploy.zoo", "info"),
     "register": ("ganzoo.deploy.zoo", "register"),
@@ -60,3 +63,28 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _ModuleAliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """``import ganzoo.runtime`` (and the other public modules above) imports the module it stands for.
+
+    The short public names are the ones users type (``from ganzoo.runtime import load``); the
+    modules live in their layer (``ganzoo.deploy.runtime``). An alias is the same module object,
+    never a copy.
+    """
+
+    aliases = {f"ganzoo.{name}": target for name, (target, attribute) in _LAZY.items()
+               if attribute is None and target != f"ganzoo.{name}"}
+
+    def find_spec(self, fullname, path=None, target=None):
+        return importlib.util.spec_from_loader(fullname, self) if fullname in self.aliases else None
+
+    def create_module(self, spec):
+        return importlib.import_module(self.aliases[spec.name])
+
+    def exec_module(self, module) -> None:
+        """The target module is already executed."""
+
+
+if not any(isinstance(finder, _ModuleAliases) for finder in sys.meta_path):
+    sys.meta_path.append(_ModuleAliases())

@@ -160,7 +160,8 @@ def _check_keras_export(model, path: Path):
     inputs = _keras_reference_inputs(model)
     want = keras.ops.convert_to_numpy(model(inputs))
     model.export(str(path / "saved"), format="tf_saved_model", verbose=False)
-    served = tf.saved_model.load(str(path / "saved")).serve(inputs)  # one argument: z, or [z, label]
+    loaded = tf.saved_model.load(str(path / "saved"))  # keep a reference: its variables live with it
+    served = loaded.serve(inputs)  # one argument: z, or [z, label]
     np.testing.assert_allclose(np.asarray(served), want, rtol=0, atol=1e-4)
     model.export(str(path / "model.onnx"), format="onnx", verbose=False)
     session = ort.InferenceSession(str(path / "model.onnx"), providers=["CPUExecutionProvider"])

@@ -18,7 +18,7 @@ from conftest import small_model
 
 import ganzoo
 from ganzoo.deploy.exporter import export, verify_parity
-from ganzoo.errors import ExportError, ModelFileError
+from ganzoo.errors import ExportError, ModelFileError, UnknownNameError
 from ganzoo.models import architecture_class
 from ganzoo.utils.sampling import latent_vectors
 
@@ -289,7 +289,7 @@ def test_bad_arguments_give_clear_errors(tmp_path):
         export(model, out, atol=-1.0)
     with pytest.raises(TypeError, match="arguments look swapped"):
         export(str(out), model)
-    with pytest.raises(FileNotFoundError, match=r"not a \.keras file, a folder or a zoo name.*Did you mean"):
+    with pytest.raises(UnknownNameError, match=r"Unknown zoo model 'dcgan-mnist'.*Valid names"):
         export("dcgan-mnist", out)
     with pytest.raises(FileNotFoundError, match="No such .keras file"):
         export(tmp_path / "missing.keras", out)

@@ -24,8 +24,10 @@ import pytest
 from conftest import small_model
 
 from ganzoo import errors
-from ganzoo.deploy import image_export
-from ganzoo.deploy import zoo
+import ganzoo
+from ganzoo.deploy import runtime, zoo
+from ganzoo.deploy.exporter import verify_parity
+from ganzoo.deploy.loading import load_model
 from ganzoo.errors import UnknownNameError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -102,7 +104,7 @@ def test_local_entries_list_describe_and_load(zoo_dir, saved):
     assert zoo.info("dcgan-tiny")["name"] == "dcgan-tiny"
 
     assert zoo.path("dcgan-tiny") == folder
-    model = zoo.load("dcgan-tiny")
+    model = ganzoo.load("dcgan-tiny")
     assert model.architecture == "dcgan"
     np.testing.assert_array_equal(model.generate(4, seed=3), saved[2])
 
@@ -144,7 +146,7 @@ def test_tampered_file_is_refused_before_anything_is_read(zoo_dir, saved, monkey
     calls = []
     monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: calls.append(a))
     with pytest.raises(errors.IntegrityError) as caught:
-        zoo.load("dcgan-tiny")
+        ganzoo.load("dcgan-tiny")
     message = str(caught.value)
     assert "model.keras" in message and expected in message and actual in message
     assert (caught.value.file, caught.value.expected, caught.value.actual) == ("model.keras", expected, actual)
@@ -165,12 +167,12 @@ def test_missing_or_unlisted_file_is_refused(zoo_dir, saved, problem):
         (folder / "notes" / "extra.txt").write_text("not in the card")
         match = "'notes/extra.txt', which its card does not list"
     with pytest.raises(errors.IntegrityError, match=match):
-        zoo.load("dcgan-tiny")
+        ganzoo.load("dcgan-tiny")
 
 
 def test_unknown_name_suggests_the_closest(zoo_dir, saved):
     make_entry(zoo_dir, "dcgan-digits", saved)
-    for call in (zoo.info, zoo.load, zoo.path):
+    for call in (zoo.info, ganzoo.load, zoo.path):
         with pytest.raises(UnknownNameError, match="Did you mean 'dcgan-digits'"):
             call("dcgan-digit")
 
@@ -251,7 +253,7 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     assert "remote-tiny" in zoo.list_models("remote-*")
     assert zoo.info("remote-tiny")["url"] == server.url("tiny.keras")
 
-    model = zoo.load("remote-tiny")
+    model = ganzoo.load("remote-tiny")
     np.testing.assert_array_equal(model.generate(4, seed=3), saved[2])
     assert server.requests == ["/tiny.keras"]
     folder = tmp_path / "cache" / "remote-tiny" / digest[:16]
@@ -260,7 +262,7 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     server.stop()  # the cache answers from now on
     assert zoo.path("remote-tiny") == folder
     monkeypatch.setenv("GANZOO_OFFLINE", "1")
-    np.testing.assert_array_equal(zoo.load("remote-tiny").generate(4, seed=3), saved[2])
+    np.testing.assert_array_equal(ganzoo.load("remote-tiny").generate(4, seed=3), saved[2])
     monkeypatch.delenv("GANZOO_OFFLINE")
 
     # Not cached and the server is gone: a connection error naming the URL.
@@ -272,14 +274,14 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     # A cached file changed afterwards is caught like a local one.
     (folder / "model.keras").write_bytes(b"corrupt")
     with pytest.raises(errors.IntegrityError, match="model.keras"):
-        zoo.load("remote-tiny", offline=True)
+        ganzoo.load("remote-tiny", offline=True)
 
 
 def test_offline_mode_refuses_the_network(server, saved, tmp_path, monkeypatch):
     shutil.copyfile(saved[0], server.root / "tiny.keras")
     zoo.register("remote-tiny", server.url("tiny.keras"), sha256(saved[0]))
     with pytest.raises(errors.OfflineError, match="offline mode") as caught:
-        zoo.load("remote-tiny", offline=True)
+        ganzoo.load("remote-tiny", offline=True)
     assert server.url("tiny.keras") in str(caught.value)
     monkeypatch.setenv("GANZOO_OFFLINE", "1")
     with pytest.raises(errors.OfflineError, match="GANZOO_OFFLINE"):
@@ -300,7 +302,7 @@ def test_failed_downloads_raise_and_leave_nothing(server, saved, tmp_path, case)
     }[case]
     zoo.register("remote-tiny", server.url(path), expected_hash)
     with pytest.raises(errors.DownloadError) as caught:
-        zoo.load("remote-tiny")
+        ganzoo.load("remote-tiny")
     assert caught.value.url == server.url(path)
     assert server.url(path) in str(caught.value) and reason in str(caught.value)
     assert_cache_empty(tmp_path / "cache")
@@ -445,6 +447,7 @@ def test_wheel_ships_the_exported_folder(tmp_path):
     source = tmp_path / "src"
     source.mkdir()
     shutil.copy(REPO / "pyproject.toml", source)
+    shutil.copy(REPO / "setup.py", source)
     shutil.copytree(REPO / "ganzoo", source / "ganzoo", ignore=shutil.ignore_patterns("__pycache__"))
     (source / "README.md").write_text("readme")  # pyproject's readme; its content does not matter here
     entry = source / "exported" / "demo-entry" / "savedmodel" / "variables"
@@ -462,11 +465,11 @@ def test_wheel_ships_the_exported_folder(tmp_path):
     for relative in ("card.json", "model.keras", "savedmodel/saved_model.pb", "savedmodel/variables/variables.index"):
         assert f"ganzoo/_exported/demo-entry/{relative}" in names
     modules = {p.relative_to(source).as_posix() for p in (source / "ganzoo").rglob("*.py")}
-    assert modules <= names, f"modules missing from the wheel (list their packages in pyproject): {modules - names}"
+    assert modules <= names, f"modules missing from the wheel: {modules - names}"
 
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = "import ganzoo.zoo as z; print(z.bundled_dir()); print(z.list_models())"
+    probe = "import ganzoo.deploy.zoo as z; print(z.bundled_dir()); print(z.list_models())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GANZOO_")}
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=tmp_path, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=60
@@ -486,27 +489,22 @@ def _bundled_gan_entries() -> list[str]:
 
 @pytest.mark.parametrize("name", _bundled_gan_entries())
 def test_every_bundled_entry_exports_with_parity_and_samples_at_once(name):
-    """Export parity of the shipped artifacts (ONNX and SavedModel, batch 1 and > 1, <= 1e-4), checked here anew."""
-    from ganzoo.deploy.exporter import verify_parity
-    from ganzoo.deploy.loading import load_model
-    from ganzoo.models.stylegan import verify_stylegan_onnx
-
+    """Export parity of the shipped artifacts (every graph, ONNX and SavedModel, batch 1 and > 1, <= 1e-4), checked
+    anew, and the runtime reproducing the Keras model."""
     folder = REPO / "exported" / name
     zoo.verify(folder)
     model = load_model(folder / "model.keras")
+    report = verify_parity(model, folder)
+    assert report["passed"] and {key.split(":")[0] for key in report["max_abs_diff"]} == {"onnx", "savedmodel"}
+    assert max(report["max_abs_diff"].values()) <= 1e-4
+    assert len({key.split(":")[1] for key in report["max_abs_diff"]}) == len(model.serving_graphs())
+    exported = runtime.load(folder)
     if model.data_kind != "images":
-        report = image_export.verify_image_export(model, folder)
-        assert {key.split(":")[0] for key in report["max_abs_diff"]} == {"onnx", "savedmodel"}
-        assert max(report["max_abs_diff"].values()) <= 1e-4 and len(report["sizes"]) >= 2
-        assert model.translate(np.zeros((1, 16, 16, model.generator.inputs[0].shape[-1]), np.uint8)).dtype == np.uint8
-    elif model.architecture == "stylegan":
-        report = verify_stylegan_onnx(model, folder, batch_sizes=(1, 3))
-        assert set(report["by_graph"]) == {"mapping", "synthesis", "generator"} and report["max_abs_diff"] <= 1e-4
-    else:
-        report = verify_parity(model, folder, batch_sizes=(1, 7))
-        assert report["passed"] and set(report["max_abs_diff"]) == {"onnx", "savedmodel"}
-        assert max(report["max_abs_diff"].values()) <= 1e-4
+        image = np.random.default_rng(0).integers(0, 256, (1, 21, 18, model.generator.inputs[0].shape[-1]), np.uint8)
+        np.testing.assert_allclose(exported.translate(image, raw=True), model.translate(image, raw=True), atol=1e-4)
     if model.data_kind == "images":
         labels = np.arange(4) % model.num_classes if model.is_conditional else None
         samples = model.generate(4, seed=0, labels=labels)
         assert samples.shape[0] == 4 and np.all(np.isfinite(samples))
+        np.testing.assert_allclose(exported.generate(4, seed=0, labels=labels, raw=True),
+                                   model.generate(4, seed=0, labels=labels, raw=True), rtol=0, atol=1e-4)

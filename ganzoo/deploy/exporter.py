@@ -108,8 +108,7 @@ def export(
         if "onnx" in formats:
             artifacts["onnx"] = {name: _export_onnx(name, graph, staging, opset) for name, graph in graphs.items()}
         manifest = _manifest(model, graphs, formats, opset, artifacts, source)
-        if verify:
-            manifest["verification"] = verify_parity(model, staging, atol=atol, manifest=manifest)
+        manifest["verification"] = verify_parity(model, staging, atol=atol, manifest=manifest) if verify else None
         write_json(staging / MANIFEST_FILENAME, manifest)
         _move_into_place(staging, out_dir, overwrite)
     except BaseException:

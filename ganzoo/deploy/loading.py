@@ -228,8 +228,9 @@ def load(name_or_path, *, backend: str = "keras", offline: bool | None = None, c
         if not path.is_file():
             raise FileNotFoundError(f"No such .keras file: {path}")
         return load_model(path, compile=compile)
-    hint = zoo.unknown_model_error(str(name_or_path))
-    raise FileNotFoundError(f"{name_or_path!s} is not a .keras file, a folder or a zoo name. {hint}")
+    if isinstance(name_or_path, str) and not path.suffix and len(path.parts) == 1:
+        raise zoo.unknown_model_error(name_or_path)  # a name: say which names exist
+    raise FileNotFoundError(f"{name_or_path!s} is not a .keras file, an existing folder or a zoo name.")
 
 
 def describe_source(name_or_path) -> dict[str, Any]:

@@ -89,10 +89,20 @@ class OnnxModel:
             name: ort.InferenceSession(str(folder / onnx_files[name]["path"]), sess_options=options, providers=providers)
             for name in self.graphs
         }
+        for name, session in self.sessions.items():  # a graph of another export fails here even without hashes
+            names = [i.name for i in session.get_inputs()]
+            expected = [spec["name"] for spec in self.manifest["graphs"][name]["inputs"]]
+            if names != expected:
+                raise ModelFileError(f"{folder / onnx_files[name]['path']} has inputs {names}; its manifest says {expected}.")
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({str(self.path)!r}, architecture={self.architecture!r}, "
                 f"graphs={self.graphs}, threads={self.threads})")
+
+    @property
+    def session(self) -> ort.InferenceSession:
+        """The default graph's session."""
+        return self.sessions[self.graphs[0]]
 
     def run_graph(self, graph: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         """One forward pass of ``graph`` on named inputs; the raw float32 output."""

@@ -60,6 +60,7 @@ from ganzoo.errors import (
     DownloadError,
     IntegrityError,
     OfflineError,
+    UnknownNameError,
     UnsafeArchiveError,
     unknown_name_error,
 )
@@ -189,9 +190,9 @@ def _read_card(folder: Path, name: str | None = None) -> dict[str, Any]:
     return card
 
 
-def unknown_model_error(name: str) -> str:
-    """The "did you mean" line for a name that is not in the zoo."""
-    return str(unknown_name_error("zoo model", name, list_models()))
+def unknown_model_error(name: str) -> UnknownNameError:
+    """The error for a name that is not in the zoo, with the closest names."""
+    return unknown_name_error("zoo model", name, list_models())
 
 
 def info(name: str) -> dict[str, Any]:
