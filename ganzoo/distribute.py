@@ -113,6 +113,12 @@ def num_replicas(strategy=None) -> int:
     return int((strategy or tf.distribute.get_strategy()).num_replicas_in_sync)
 
 
+def replicas_in_sync() -> int:
+    """Replicas of the replica context this code runs in (inside ``strategy.run`` / a train step); 1 outside one."""
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context is not None else 1
+
+
 def is_multi_worker(strategy=None) -> bool:
     """True under a ``MultiWorkerMirroredStrategy`` that spans several workers.
 

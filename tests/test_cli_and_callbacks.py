@@ -8,6 +8,7 @@ from conftest import dataset_for, small_model
 from PIL import Image
 
 from ganzoo import cli
+from ganzoo.cli import train as train_command
 from ganzoo.training.callbacks import LossCurves, SampleGrid
 
 
@@ -74,10 +75,10 @@ def test_list_command(capsys):
 
 
 def test_set_parses_python_literals():
-    assert cli._parse_assignment("hidden_units=(16, 8)") == ("hidden_units", (16, 8))
-    assert cli._parse_assignment("augment=ada") == ("augment", "ada")
+    assert train_command.parse_assignment("hidden_units=(16, 8)") == ("hidden_units", (16, 8))
+    assert train_command.parse_assignment("augment=ada") == ("augment", "ada")
     with pytest.raises(Exception):
-        cli._parse_assignment("no_equals_sign")
+        train_command.parse_assignment("no_equals_sign")
 
 
 def test_sample_grid_uses_the_same_latents_every_time(tmp_path):

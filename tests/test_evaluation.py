@@ -9,6 +9,7 @@ from conftest import small_model
 
 import ganzoo
 from ganzoo.evaluation import evaluate as evaluation
+from ganzoo.deploy import zoo
 from ganzoo.utils.files import sha256_file
 
 FAST = dict(kid_subsets=10, kid_subset_size=200)  # KID's protocol fields still report what was used
@@ -41,7 +42,7 @@ class RealImages:
 
 
 def test_shipped_digits_classifier_and_its_card():
-    folder = evaluation.exported_dir() / evaluation.DIGITS_CLASSIFIER
+    folder = zoo.path(evaluation.DIGITS_CLASSIFIER)
     card = json.loads((folder / "card.json").read_text())
     model_file = folder / "model.keras"
     assert model_file.stat().st_size < 1_000_000

@@ -222,7 +222,7 @@ def test_verify_parity_runs_on_its_own(exported):
     report = verify_parity(other, out_dir, raise_on_failure=False)
     assert not report["passed"] and report["max_abs_diff"]["onnx:generator"] > 1e-4
     # An export of another architecture is refused before anything is run.
-    with pytest.raises(ExportError, match="holds an export of 'cgan'"):
+    with pytest.raises(ModelFileError, match="exported from another model: architecture 'cgan'"):
         verify_parity(small_model("dcgan"), out_dir)
 
 

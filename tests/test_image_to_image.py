@@ -10,7 +10,6 @@ from PIL import Image
 
 import ganzoo
 from ganzoo.data import pairs as image_tasks
-from ganzoo.deploy import image_export
 from ganzoo.deploy import translate as translate_lib
 from ganzoo.errors import DataError
 from ganzoo.evaluation import image_tasks as image_eval
@@ -89,14 +88,14 @@ def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
     keras.utils.set_random_seed(1)
     model = tiny(name)
     out = tmp_path / "export"
-    manifest = image_export.export_image_model(model, out, atol=1e-4)
+    manifest = ganzoo.export(model, out, atol=1e-4)
     endpoints = {"pix2pix": ["translate"], "cyclegan": ["a2b", "b2a"], "srgan": ["upscale"]}[name]
-    assert list(manifest["endpoints"]) == endpoints
-    sizes = manifest["verification"]["sizes"]
-    assert len({(h, w) for _, h, w in sizes}) == 2  # two different input sizes, one with batch 2
+    assert list(manifest["graphs"]) == endpoints
+    sizes = {tuple(case["inputs"]["image"]) for case in manifest["verification"]["cases"]}
+    assert len({(h, w) for _, h, w, _ in sizes}) == 2  # two different input sizes, one with batch > 1
     assert set(manifest["verification"]["max_abs_diff"]) == {f"{fmt}:{e}" for fmt in ("onnx", "savedmodel") for e in endpoints}
     assert max(manifest["verification"]["max_abs_diff"].values()) <= 1e-4
-    assert json.loads((out / "manifest.json").read_text())["scale"] == model.output_scale
+    assert json.loads((out / "manifest.json").read_text())["model"]["scale"] == model.output_scale
 
     # The file-level CLI helpers give the same image through Keras and ONNX Runtime, at an odd size.
     rng = np.random.default_rng(0)

@@ -3,19 +3,22 @@
 One module per command group (:mod:`~ganzoo.cli.train`, :mod:`~ganzoo.cli.catalog`,
 :mod:`~ganzoo.cli.generate`, :mod:`~ganzoo.cli.images`, :mod:`~ganzoo.cli.evaluate`,
 :mod:`~ganzoo.cli.export`), each declaring its commands in a ``COMMANDS`` dict of
-``name -> (configure(parser), run(args) -> exit code)``. The command modules import the
+``name -> Command(configure, run, needs_tensorflow)``. The command modules import the
 library inside ``run``, so ``ganzoo --help``, ``ganzoo list`` and ``ganzoo info`` never import
 TensorFlow (nothing imports the CLI, so these imports are about start-up time, not cycles).
 
-TensorFlow's C++ log lines are silenced in every command (``TF_CPP_MIN_LOG_LEVEL=3``);
-``--verbose`` or a ``TF_CPP_MIN_LOG_LEVEL`` already set in the environment shows them.
+TensorFlow's C++ log lines are silenced in every command that needs TensorFlow (it is imported
+first, quietly); ``--verbose`` or a ``TF_CPP_MIN_LOG_LEVEL`` set in the environment shows them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import os
 import sys
+from typing import Iterator
 
 from ganzoo.cli import catalog, evaluate, export, generate, images, train
 
@@ -28,24 +31,44 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ganzoo", description="A Keras model zoo of GANs.")
     parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (configure, run) in COMMANDS.items():
-        doc = (run.__doc__ or "").strip()
-        configure(sub.add_parser(name, help=doc.splitlines()[0] if doc else None))
+    for name, command in COMMANDS.items():
+        doc = (command.run.__doc__ or "").strip()
+        command.configure(sub.add_parser(name, help=doc.splitlines()[0] if doc else None))
     return parser
 
 
-def quiet_tensorflow(verbose: bool = False) -> None:
-    """Silence TensorFlow's C++ logging (oneDNN, CUDA, CPU-feature notices) unless asked for or set already."""
-    if not verbose:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+@contextlib.contextmanager
+def _stderr_to_devnull() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null (C++ libraries write there directly, past ``sys.stderr``)."""
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def import_tensorflow_quietly(verbose: bool = False) -> None:
+    """Import TensorFlow without its C++ notices (oneDNN, CUDA, CPU features), which it prints while loading
+    and which ``TF_CPP_MIN_LOG_LEVEL`` alone no longer hides; ``--verbose`` or a level set by the user shows them."""
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+        importlib.import_module("tensorflow")
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    with _stderr_to_devnull():
+        importlib.import_module("tensorflow")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    quiet_tensorflow(args.verbose)
+    command = COMMANDS[args.command]
     try:
-        return COMMANDS[args.command][1](args)
+        if command.needs_tensorflow(args):
+            import_tensorflow_quietly(args.verbose)
+        return command.run(args)
     except USER_ERRORS as error:  # user errors: one line, not a traceback
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         print(f"ganzoo {args.command}: error: {message}", file=sys.stderr)

@@ -13,7 +13,7 @@ import fnmatch
 import json
 from pathlib import Path
 
-from ganzoo.cli.tables import cell, table
+from ganzoo.cli.common import Command, cell, never, table
 from ganzoo.deploy import zoo
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -79,4 +79,4 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": (configure_list, run_list), "info": (configure_info, run_info)}
+COMMANDS = {"list": Command(configure_list, run_list, never), "info": Command(configure_info, run_info, never)}

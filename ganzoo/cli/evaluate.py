@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ganzoo.cli.tables import cell, table
+from ganzoo.cli.common import Command, cell, table
 
 
 def _configure_eval(p: argparse.ArgumentParser) -> None:
@@ -46,4 +46,4 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 
-COMMANDS = {"eval": (_configure_eval, run_eval)}
+COMMANDS = {"eval": Command(_configure_eval, run_eval)}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ganzoo.cli.common import Command
+
 
 def _configure_export(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="pretrained model name or a .keras file")
@@ -24,4 +26,4 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 
-COMMANDS = {"export": (_configure_export, run_export)}
+COMMANDS = {"export": Command(_configure_export, run_export)}

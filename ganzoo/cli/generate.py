@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ganzoo.cli.common import Command
+
 STYLE_ARCHITECTURES = ("stylegan",)
 
 
@@ -143,8 +145,8 @@ def run_project(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "sample": (configure_sample, run_sample),
-    "interpolate": (configure_interpolate, run_interpolate),
-    "mix": (configure_mix, run_mix),
-    "project": (configure_project, run_project),
+    "sample": Command(configure_sample, run_sample, lambda args: args.backend == "keras" or args.name.endswith(".keras")),
+    "interpolate": Command(configure_interpolate, run_interpolate),
+    "mix": Command(configure_mix, run_mix),
+    "project": Command(configure_project, run_project),
 }

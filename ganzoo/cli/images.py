@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ganzoo.cli.common import Command
+
 
 def _configure_image_to_image(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="pretrained model name, a .keras file or an export folder")
@@ -42,4 +44,9 @@ def run_upscale(args: argparse.Namespace) -> int:
 
 
 
-COMMANDS = {"translate": (_configure_translate, run_translate), "upscale": (_configure_upscale, run_upscale)}
+def _keras_backend(args: argparse.Namespace) -> bool:
+    return args.backend == "keras"
+
+
+COMMANDS = {"translate": Command(_configure_translate, run_translate, _keras_backend),
+            "upscale": Command(_configure_upscale, run_upscale, _keras_backend)}

@@ -6,6 +6,8 @@ import argparse
 import ast
 import os
 
+from ganzoo.cli.common import Command
+
 
 def parse_assignment(text: str) -> tuple[str, object]:
     """``key=value`` with the value read as a Python literal when it is one (``3``, ``(16, 16, 1)``, ``True``)."""
@@ -65,4 +67,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": (configure, run)}
+COMMANDS = {"train": Command(configure, run)}

@@ -50,7 +50,7 @@ from ganzoo.deploy.manifest import (
     read_manifest,
     sha256_tree,
 )
-from ganzoo.errors import ExportError
+from ganzoo.errors import ExportError, ModelFileError
 from ganzoo.models.base import GAN, ServingGraph
 from ganzoo.utils.files import sha256_file, write_json
 from ganzoo.utils.versions import versions
@@ -141,11 +141,7 @@ def verify_parity(
         manifest = read_manifest(export_dir)
     check_artifact_hashes(export_dir, manifest)
     graphs = model.serving_graphs()
-    if list(manifest["graphs"]) != list(graphs) or manifest.get("architecture") != model.architecture:
-        raise ExportError(
-            f"{export_dir} holds an export of {manifest.get('architecture')!r} with graphs {list(manifest['graphs'])}; "
-            f"this {model.architecture} model has graphs {list(graphs)}."
-        )
+    _check_same_model(export_dir, manifest, model, graphs)
     runners = {}
     if "onnx" in manifest["artifacts"]:
         for name, info in manifest["artifacts"]["onnx"].items():
@@ -204,6 +200,23 @@ def _resolve_model(model_or_path) -> tuple[GAN, dict[str, Any] | None]:
     if not isinstance(model, GAN):
         raise TypeError(f"{model_or_path!s} holds a {type(model).__name__}, not a ganzoo GAN: nothing to export.")
     return model, loading.describe_source(model_or_path)
+
+
+def _check_same_model(export_dir: Path, manifest: dict[str, Any], model: GAN, graphs: dict[str, ServingGraph]) -> None:
+    """Raise :class:`ModelFileError` when the export describes another architecture or other graph interfaces."""
+    problems = []
+    if manifest.get("architecture") != model.architecture:
+        problems.append(f"architecture {manifest.get('architecture')!r} (expected {model.architecture!r})")
+    elif list(manifest["graphs"]) != list(graphs):
+        problems.append(f"graphs {list(manifest['graphs'])} (expected {list(graphs)})")
+    else:
+        for name, graph in graphs.items():
+            declared = [(spec["name"], spec["shape"]) for spec in manifest["graphs"][name]["inputs"]]
+            expected = [(entry["name"], entry["shape"]) for entry in map(_tensor_entry, graph.inputs)]
+            if declared != expected:
+                problems.append(f"{name} inputs {declared} (expected {expected})")
+    if problems:
+        raise ModelFileError(f"{export_dir} was exported from another model: {'; '.join(problems)}.")
 
 
 def _check_formats(formats) -> tuple[str, ...]:

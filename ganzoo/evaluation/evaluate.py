@@ -83,6 +83,12 @@ def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 2
     exactly which weights produced them. Build it with ``python tools/train_digits_classifier.py``.
     """
     file = Path(path) if path is not None else zoo.path(DIGITS_CLASSIFIER) / zoo.MODEL_FILE
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"The digits classifier {file} is missing. Train it with `python tools/train_digits_classifier.py` "
+            "(about a minute on a CPU), or pass extractor= explicitly (e.g. "
+            "ganzoo.metrics.ClassifierFeatures(your_classifier))."
+        )
     digest = sha256_file(file)
     model = _CLASSIFIER_CACHE.get(digest)
     if model is None:

@@ -387,7 +387,7 @@ class GAN(keras.Model):
         return self._draw(keras.random.uniform, shape)
 
     def _draw(self, distribution, shape) -> tf.Tensor:
-        replicas = _num_replicas()
+        replicas = distribute.replicas_in_sync()
         if replicas == 1:
             return distribution(shape, seed=self.seed_generator)
         shape = list(shape)
@@ -481,10 +481,10 @@ class GAN(keras.Model):
         the ``LossScaleOptimizer`` (which lowers its scale) and weighs 0 in the logged mean.
         """
         with tape:  # resume recording: the scaling is part of the differentiated graph
-            scaled_loss = optimizer.scale_loss(loss / _num_replicas())
+            scaled_loss = optimizer.scale_loss(loss / distribute.replicas_in_sync())
         variables = network.trainable_variables
         grads = tape.gradient(scaled_loss, variables)
-        norm = tf.linalg.global_norm([g for g in grads if g is not None]) * float(_num_replicas())
+        norm = tf.linalg.global_norm([g for g in grads if g is not None]) * float(distribute.replicas_in_sync())
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             norm = norm / ops.cast(optimizer.dynamic_scale, norm.dtype)
         # The whole update (the iteration counter too) waits for the gradients, and so for the
@@ -567,9 +567,6 @@ class GAN(keras.Model):
         return check_labels(labels, n, self.num_classes, type(self).__name__)
 
 
-def _num_replicas() -> int:
-    context = tf.distribute.get_replica_context()
-    return context.num_replicas_in_sync if context is not None else 1
 
 
 def _check_positive_int(name: str, value) -> None:

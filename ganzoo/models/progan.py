@@ -29,7 +29,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganzoo.models.base import GAN, _check_positive_int, _num_replicas
+from ganzoo import distribute
+from ganzoo.models.base import GAN, _check_positive_int
 from ganzoo.models.dcgan import check_pyramid_shape
 from ganzoo.models.layers.common import MinibatchStdDev
 from ganzoo.models.layers.style import (
@@ -284,7 +285,7 @@ class ProGAN(GAN):
             d_logs = self.progan_discriminator_step(real)
         g_logs = self.generator_step(batch_size, labels)
         self.update_ema()
-        seen = ops.cast(batch_size * _num_replicas(), "int64")
+        seen = ops.cast(batch_size * distribute.replicas_in_sync(), "int64")
         self.growth_images.assign_add(seen)
         self.images_seen.assign_add(seen)
         return self.record(**g_logs, **d_logs)

@@ -34,6 +34,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from ganzoo import distribute
 from ganzoo.errors import unknown_name_error
 
 __all__ = ["Augmenter", "DiffAugment", "AdaptiveAugment", "get", "AUGMENTERS"]
@@ -47,9 +48,6 @@ def _own_seed(seed: int | None) -> int | None:
     return None if seed is None else (int(seed) + _SEED_OFFSET) % (2**31 - 1)
 
 
-def _num_replicas() -> int:
-    context = tf.distribute.get_replica_context()
-    return context.num_replicas_in_sync if context is not None else 1
 
 
 class Augmenter(keras.layers.Layer):
@@ -89,7 +87,7 @@ class Augmenter(keras.layers.Layer):
     # Randomness: the whole global batch is drawn on every replica and each keeps its
     # slice (as GAN.sample_latent), so the draws do not depend on the replica count.
     def _draw(self, distribution, shape, **kwargs):
-        replicas = _num_replicas()
+        replicas = distribute.replicas_in_sync()
         if replicas == 1:
             return distribution(shape, seed=self.seed_generator, **kwargs)
         draw = distribution([shape[0] * replicas, *shape[1:]], seed=self.seed_generator, **kwargs)

@@ -74,10 +74,6 @@ def atomic_save(model, path) -> Path:
     return path
 
 
-def write_json_atomic(path, data: dict[str, Any]) -> None:
-    file_utils.atomic_write_bytes(path, json.dumps(data, indent=2).encode())
-
-
 # ------------------------------------------------------------------------- backups
 class BackupAndRestore(keras.callbacks.Callback):
     """Back up the whole training state each epoch, atomically; restore it when ``fit`` starts.
@@ -161,7 +157,7 @@ class BackupAndRestore(keras.callbacks.Callback):
             if tmp.exists():
                 tmp.unlink()
         _fsync_dir(self.backup_dir)
-        write_json_atomic(self.backup_dir / LATEST, {
+        file_utils.write_json(self.backup_dir / LATEST, {
             "format": BACKUP_FORMAT, "epoch": int(epoch), "weights": name, "sha256": sha256_file(final),
         })
         _fsync_dir(self.backup_dir)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ganzoo.errors import InputError
 from ganzoo.models import architecture_class, create
 from ganzoo.training import reliability
 from ganzoo.training.callbacks import LossCurves, SampleGrid, TranslationPanels
+from ganzoo.utils.files import write_json
 from ganzoo.utils.versions import versions
 
 
@@ -194,7 +194,7 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
     dataset = distribute.shard_by_data(dataset)
     record = {"config": dataclasses.asdict(config), "model_config": model.get_config(),
               "distribution": distribute.describe(strategy), "versions": versions()}
-    reliability.write_json_atomic(out / "config.json", json.loads(json.dumps(record, default=str)))
+    write_json(out / "config.json", record, default=str)
     reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
     if model.data_kind == "images":
         samples = SampleGrid(out / "samples", every=config.sample_every, reference=reference)

@@ -1,6 +1,26 @@
-"""Plain-text tables and cells for the command line's output."""
+"""What every command module shares: the :class:`Command` record and plain-text tables."""
 
 from __future__ import annotations
+
+import argparse
+from typing import Callable, NamedTuple
+
+
+def always(args: argparse.Namespace) -> bool:
+    return True
+
+
+def never(args: argparse.Namespace) -> bool:
+    return False
+
+
+class Command(NamedTuple):
+    """One subcommand: its argument setup, its body (``run(args) -> exit code``) and whether it needs TensorFlow
+    for these arguments (``ganzoo`` then imports TensorFlow first, with its C++ log lines silenced)."""
+
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    needs_tensorflow: Callable[[argparse.Namespace], bool] = always
 
 
 def table(header: list[str], rows: list[tuple]) -> str:
