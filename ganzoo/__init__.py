@@ -73,8 +73,11 @@ class _ModuleAliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     never a copy.
     """
 
-    aliases = {f"ganzoo.{name}": target for name, (target, attribute) in _LAZY.items()
-               if attribute is None and target != f"ganzoo.{name}"}
+    aliases = {
+        f"ganzoo.{name}": target
+        for name, (target, attribute) in _LAZY.items()
+        if attribute is None and target != f"ganzoo.{name}"
+    }
 
     def find_spec(self, fullname, path=None, target=None):
         return importlib.util.spec_from_loader(fullname, self) if fullname in self.aliases else None

@@ -34,8 +34,9 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import keras
 import tensorflow as tf
@@ -66,8 +67,15 @@ def get_strategy(name: str | None = "default", devices: Sequence[str] | None = N
     """
 
     name = "default" if name is None else str(name).lower().replace("-", "").replace("_", "")
-    aliases = {"default": "default", "none": "default", "one": "default", "mirrored": "mirrored",
-               "multiworker": "multiworker", "multiworkermirrored": "multiworker", "tpu": "tpu"}
+    aliases = {
+        "default": "default",
+        "none": "default",
+        "one": "default",
+        "mirrored": "mirrored",
+        "multiworker": "multiworker",
+        "multiworkermirrored": "multiworker",
+        "tpu": "tpu",
+    }
     if name not in aliases:
         raise DistributionError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}.")
     name = aliases[name]
@@ -96,8 +104,8 @@ def _create_strategy(name: str, devices, tpu):
         if info is None:
             raise DistributionError(
                 "strategy 'multiworker' needs the TF_CONFIG environment variable describing the cluster, e.g. "
-                "TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
-                "\"task\": {\"type\": \"worker\", \"index\": 0}}' on the first worker (index 1 on the second). "
+                'TF_CONFIG=\'{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                '"task": {"type": "worker", "index": 0}}\' on the first worker (index 1 on the second). '
                 "See docs/DISTRIBUTED.md."
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -183,7 +191,7 @@ def cluster_info(environ: dict[str, str] | None = None) -> WorkerInfo | None:
     except (ValueError, KeyError, TypeError) as error:
         raise DistributionError(
             f"TF_CONFIG is not valid: {error!r}. Expected JSON like "
-            "{\"cluster\": {\"worker\": [\"host:port\", ...]}, \"task\": {\"type\": \"worker\", \"index\": 0}}."
+            '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}.'
         ) from error
     if task_type not in cluster or not 0 <= index < len(cluster[task_type]):
         raise DistributionError(f"TF_CONFIG task {task_type}:{index} is not in its cluster {cluster}.")
@@ -253,7 +261,11 @@ def new_metric(name: str, strategy=None):
     """
 
     with tf.init_scope():
-        scope = strategy.scope() if strategy is not None and tf.distribute.in_cross_replica_context() else contextlib.nullcontext()
+        scope = (
+            strategy.scope()
+            if strategy is not None and tf.distribute.in_cross_replica_context()
+            else contextlib.nullcontext()
+        )
         with scope:
             return keras.metrics.Mean(name=name)
 
@@ -306,9 +318,12 @@ def float32_outputs(network):
     outputs = network.outputs
     if all(str(o.dtype) == "float32" for o in outputs):
         return network
-    cast = [o if str(o.dtype) == "float32" else
-            keras.layers.Activation("linear", dtype="float32", name=f"{o.name.split('/')[0]}_float32")(o)
-            for o in outputs]
+    cast = [
+        o
+        if str(o.dtype) == "float32"
+        else keras.layers.Activation("linear", dtype="float32", name=f"{o.name.split('/')[0]}_float32")(o)
+        for o in outputs
+    ]
     return keras.Model(network.inputs, cast if len(cast) > 1 else cast[0], name=network.name)
 
 

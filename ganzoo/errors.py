@@ -8,7 +8,7 @@ corrupts a checkpoint, a cache or an export.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class UnknownNameError(KeyError):

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -70,13 +71,22 @@ def _check_image_gan(model) -> None:
 
 def _generate_from_z(model, z: np.ndarray, batch_size: int = 64) -> np.ndarray:
 
-    outputs = [np.asarray(keras.ops.convert_to_numpy(model(z[i:i + batch_size], training=False)), np.float32)
-               for i in range(0, len(z), batch_size)]
+    outputs = [
+        np.asarray(keras.ops.convert_to_numpy(model(z[i : i + batch_size], training=False)), np.float32)
+        for i in range(0, len(z), batch_size)
+    ]
     return np.concatenate(outputs)
 
 
-def interpolate(model, seeds: Sequence[int] = (0, 1), steps: int = 16, space: str = "w",
-                truncation_psi: float = 1.0, noise_mode: str = "const", raw: bool = False) -> np.ndarray:
+def interpolate(
+    model,
+    seeds: Sequence[int] = (0, 1),
+    steps: int = 16,
+    space: str = "w",
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    raw: bool = False,
+) -> np.ndarray:
     """Frames of a latent walk through ``seeds`` (each consecutive pair gets ``steps`` frames, the
     last seed ends the walk): uint8 (frames, H, W, C), or float32 with ``raw``.
 
@@ -130,11 +140,19 @@ def save_animation(frames: np.ndarray, path, fps: int = 12, upscale: int | None 
 # ------------------------------------------------------------------ style mixing & truncation
 def _require_style(model, what: str) -> None:
     if not is_style_model(model):
-        raise ValueError(f"{what} needs a style-based model (mapping + synthesis networks), not {type(model).__name__}.")
+        raise ValueError(
+            f"{what} needs a style-based model (mapping + synthesis networks), not {type(model).__name__}."
+        )
 
 
-def style_mixing(model, coarse_seeds: Sequence[int], fine_seeds: Sequence[int], cutoff: int | None = None,
-                 truncation_psi: float = 1.0, noise_mode: str = "const") -> np.ndarray:
+def style_mixing(
+    model,
+    coarse_seeds: Sequence[int],
+    fine_seeds: Sequence[int],
+    cutoff: int | None = None,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+) -> np.ndarray:
     """Images whose styles before ``cutoff`` come from ``coarse_seeds`` and the rest from ``fine_seeds``
     (pairwise), uint8 (n, H, W, C). ``cutoff`` defaults to ``num_ws // 2``."""
     _require_style(model, "style mixing")
@@ -149,8 +167,15 @@ def _latents(model, seeds: Sequence[int]) -> np.ndarray:
     return np.stack([latent_vectors(1, model.latent_dim, int(s))[0] for s in seeds])
 
 
-def style_mixing_grid(model, row_seeds: Sequence[int], col_seeds: Sequence[int], cutoff: int | None = None,
-                      truncation_psi: float = 1.0, noise_mode: str = "const", padding: int = 2) -> np.ndarray:
+def style_mixing_grid(
+    model,
+    row_seeds: Sequence[int],
+    col_seeds: Sequence[int],
+    cutoff: int | None = None,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "const",
+    padding: int = 2,
+) -> np.ndarray:
     """The StyleGAN mixing figure as one uint8 image.
 
     Top row: the images of ``col_seeds``; left column: the images of ``row_seeds``; cell (i, j): coarse
@@ -161,18 +186,24 @@ def style_mixing_grid(model, row_seeds: Sequence[int], col_seeds: Sequence[int],
     rows, cols = list(row_seeds), list(col_seeds)
     row_img = model.synthesize(model.mapping_ws(_latents(model, rows), truncation_psi), noise_mode, raw=False)
     col_img = model.synthesize(model.mapping_ws(_latents(model, cols), truncation_psi), noise_mode, raw=False)
-    mixed = style_mixing(model, [r for r in rows for _ in cols], [c for _ in rows for c in cols], cutoff,
-                         truncation_psi, noise_mode)
+    mixed = style_mixing(
+        model, [r for r in rows for _ in cols], [c for _ in rows for c in cols], cutoff, truncation_psi, noise_mode
+    )
     blank = np.full_like(row_img[:1], 255)
     tiles = [blank[0], *col_img]
     for i in range(len(rows)):
         tiles.append(row_img[i])
-        tiles.extend(mixed[i * len(cols):(i + 1) * len(cols)])
+        tiles.extend(mixed[i * len(cols) : (i + 1) * len(cols)])
     return image_grid(np.stack(tiles), columns=len(cols) + 1, padding=padding)
 
 
-def truncation_sweep(model, seeds: Sequence[int] = (0, 1, 2, 3), psis: Sequence[float] = (1.0, 0.85, 0.7, 0.5, 0.25, 0.0),
-                     noise_mode: str = "const", padding: int = 2) -> np.ndarray:
+def truncation_sweep(
+    model,
+    seeds: Sequence[int] = (0, 1, 2, 3),
+    psis: Sequence[float] = (1.0, 0.85, 0.7, 0.5, 0.25, 0.0),
+    noise_mode: str = "const",
+    padding: int = 2,
+) -> np.ndarray:
     """One row per seed, one column per psi (uint8 grid image): the quality/diversity trade-off;
     the psi = 0 column is the average image for every seed."""
     _require_style(model, "a truncation sweep")
@@ -217,8 +248,10 @@ def _target(model, image) -> np.ndarray:
         array = array.astype(np.float32) / 127.5 - 1.0
     array = array.astype(np.float32)
     if tuple(array.shape) != tuple(model.image_shape):
-        raise ValueError(f"image has shape {array.shape}; the model makes {tuple(model.image_shape)} images "
-                         "(load it with load_image(path, model) to resize and convert it).")
+        raise ValueError(
+            f"image has shape {array.shape}; the model makes {tuple(model.image_shape)} images "
+            "(load it with load_image(path, model) to resize and convert it)."
+        )
     return array[None]
 
 
@@ -247,10 +280,22 @@ def _noise_regularization(noises) -> Any:
     return total
 
 
-def project(model, image, steps: int = 300, learning_rate: float = 0.1, w_plus: bool = False,
-            optimize_noise: bool = True, noise_weight: float = 1e3, initial_noise_factor: float = 0.05,
-            noise_ramp: float = 0.75, num_avg_samples: int = 2000, feature_fn=None, feature_weight: float = 1.0,
-            seed: int = 0, verbose: bool = False) -> Projection:
+def project(
+    model,
+    image,
+    steps: int = 300,
+    learning_rate: float = 0.1,
+    w_plus: bool = False,
+    optimize_noise: bool = True,
+    noise_weight: float = 1e3,
+    initial_noise_factor: float = 0.05,
+    noise_ramp: float = 0.75,
+    num_avg_samples: int = 2000,
+    feature_fn=None,
+    feature_weight: float = 1.0,
+    seed: int = 0,
+    verbose: bool = False,
+) -> Projection:
     """Find a latent whose image reproduces ``image`` (uint8 or [-1, 1] float, H x W x C).
 
     Style models (StyleGAN2's projector): start from ``w_avg``, optimize w (or one w per layer with
@@ -341,8 +386,15 @@ def project(model, image, steps: int = 300, learning_rate: float = 0.1, w_plus: 
         ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
         ramp *= min(1.0, (i + 1) / (0.05 * steps))
         perturbation = rng.standard_normal(shape).astype(np.float32)
-        mse.append(float(step(tf.constant(learning_rate * ramp, tf.float32), tf.constant(noise_scale, tf.float32),
-                              tf.constant(perturbation))))
+        mse.append(
+            float(
+                step(
+                    tf.constant(learning_rate * ramp, tf.float32),
+                    tf.constant(noise_scale, tf.float32),
+                    tf.constant(perturbation),
+                )
+            )
+        )
         if verbose and (i % max(1, steps // 10) == 0 or i == steps - 1):
             print(f"step {i + 1}/{steps}: mse {mse[-1]:.5f}")
     raw = render(latent).numpy()[0]

@@ -8,7 +8,7 @@ variant never touches this file.
 from __future__ import annotations
 
 import fnmatch
-from typing import Callable
+from collections.abc import Callable
 
 from ganzoo.errors import unknown_name_error
 

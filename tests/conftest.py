@@ -22,9 +22,19 @@ TINY_CONFIGS = {
     "wgan_gp": dict(image_shape=(16, 16, 1), latent_dim=8, base_filters=8),
     "sngan": dict(image_shape=(16, 16, 3), latent_dim=8, base_filters=8),
     "progan": dict(image_shape=(16, 16, 1), latent_dim=8, channel_base=64, channel_max=16, ema_decay=0.9),
-    "stylegan": dict(image_shape=(16, 16, 1), latent_dim=16, mapping_layers=2, channel_base=128, channel_max=16, seed=0),
+    "stylegan": dict(
+        image_shape=(16, 16, 1), latent_dim=16, mapping_layers=2, channel_base=128, channel_max=16, seed=0
+    ),
     "pix2pix": dict(image_shape=(16, 16, 3), source_channels=1, base_filters=4, d_base_filters=4),
-    "cyclegan": dict(image_shape=(16, 16, 3), base_filters=4, res_blocks=1, d_base_filters=4, pool_size=3, channels_b=1, identity_weight=0.0),
+    "cyclegan": dict(
+        image_shape=(16, 16, 3),
+        base_filters=4,
+        res_blocks=1,
+        d_base_filters=4,
+        pool_size=3,
+        channels_b=1,
+        identity_weight=0.0,
+    ),
     "srgan": dict(image_shape=(16, 16, 3), scale=2, filters=4, res_blocks=1, d_base_filters=4, d_dense_units=8),
 }
 

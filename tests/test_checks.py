@@ -13,8 +13,7 @@ import tensorflow as tf
 from conftest import small_model
 
 import ganzoo
-from ganzoo.deploy import loading
-from ganzoo.deploy import zoo
+from ganzoo.deploy import loading, zoo
 from ganzoo.deploy.exporter import export, verify_parity
 from ganzoo.errors import InputError, ModelFileError
 from ganzoo.models import checks
@@ -124,14 +123,19 @@ def test_empty_dataset_and_batch_larger_than_the_dataset():
     too_big = tf.data.Dataset.from_tensor_slices(_images(5, (16, 16, 1))).batch(8, drop_remainder=True)
     with pytest.raises(InputError, match="batch size is larger than its number of examples"):
         _fit(small_model("dcgan"), too_big)
-    with pytest.raises(ganzoo.data.DataError, match="batch_size=4096 is larger than digits split 'train', which has 1617 examples"):
+    with pytest.raises(
+        ganzoo.data.DataError, match="batch_size=4096 is larger than digits split 'train', which has 1617 examples"
+    ):
         ganzoo.data.load("digits", batch_size=4096)
 
 
 def test_bad_generate_arguments():
     model = small_model("dcgan")
-    for kwargs, message in [({"n": 0}, "n must be a positive integer"), ({"n": 2, "seed": -1}, "seed must be"),
-                            ({"n": 2, "batch_size": 0}, "batch_size must be a positive integer")]:
+    for kwargs, message in [
+        ({"n": 0}, "n must be a positive integer"),
+        ({"n": 2, "seed": -1}, "seed must be"),
+        ({"n": 2, "batch_size": 0}, "batch_size must be a positive integer"),
+    ]:
         with pytest.raises(InputError, match=message):
             model.generate(**kwargs)
 
@@ -166,8 +170,11 @@ def test_an_export_of_another_model_is_refused(tmp_path):
     source = small_model("dcgan")
     export(source, tmp_path / "dcgan", formats="onnx")
     other = small_model("dcgan", latent_dim=12)
-    with pytest.raises(ModelFileError, match=r"exported from another model: generator inputs \[\('z', \[None, 8\]\)\] "
-                                              r"\(expected \[\('z', \[None, 12\]\)\]\)"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"exported from another model: generator inputs \[\('z', \[None, 8\]\)\] "
+        r"\(expected \[\('z', \[None, 12\]\)\]\)",
+    ):
         verify_parity(other, tmp_path / "dcgan")
     with pytest.raises(ModelFileError, match="architecture 'dcgan' \\(expected 'cgan'\\)"):
         verify_parity(small_model("cgan"), tmp_path / "dcgan")
@@ -180,6 +187,16 @@ def test_zoo_cards_refuse_models_with_lambda_layers(tmp_path):
     model.generator = keras.Sequential([keras.Input((8,)), keras.layers.Lambda(lambda z: z[:, :2])])
     (tmp_path / "model.keras").write_bytes(b"placeholder")
     with pytest.raises(ValueError, match="must not contain Lambda layers"):
-        zoo.write_card(tmp_path, model=model, architecture="vanilla_gan", config={"a": 1}, data={"spec": "ring8"},
-                       training={"command": "x"}, metrics={"m": 1}, license="x", intended_use="x", limitations="x")
+        zoo.write_card(
+            tmp_path,
+            model=model,
+            architecture="vanilla_gan",
+            config={"a": 1},
+            data={"spec": "ring8"},
+            training={"command": "x"},
+            metrics={"m": 1},
+            license="x",
+            intended_use="x",
+            limitations="x",
+        )
     assert not (tmp_path / "card.json").exists()

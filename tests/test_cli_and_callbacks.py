@@ -14,11 +14,32 @@ from ganzoo.training.callbacks import LossCurves, SampleGrid
 
 def test_train_command_writes_a_complete_run(tmp_path, capsys):
     out = tmp_path / "run"
-    code = cli.main(["train", "vanilla_gan", "--data", "ring8", "--epochs", "2", "--batch-size", "500",
-                     "--set", "hidden_units=(16,)", "--out", str(out)])
+    code = cli.main(
+        [
+            "train",
+            "vanilla_gan",
+            "--data",
+            "ring8",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "500",
+            "--set",
+            "hidden_units=(16,)",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
-    for name in ("config.json", "history.csv", "loss_curves.png", "model.keras", "checkpoints/last.keras",
-                 "samples/epoch_001.png", "samples/epoch_002.png"):
+    for name in (
+        "config.json",
+        "history.csv",
+        "loss_curves.png",
+        "model.keras",
+        "checkpoints/last.keras",
+        "samples/epoch_001.png",
+        "samples/epoch_002.png",
+    ):
         assert (out / name).is_file(), name
     record = json.loads((out / "config.json").read_text())
     assert record["config"]["architecture"] == "vanilla_gan"
@@ -60,8 +81,13 @@ def test_importing_ganzoo_first_turns_on_onednn_kernels_unless_told_otherwise():
     script = "import os, ganzoo; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     first = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
-    opted_out = subprocess.run([sys.executable, "-c", script], env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
-                               capture_output=True, text=True, timeout=60)
+    opted_out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     import platform
 
     assert first.stdout.strip() == ("1" if platform.machine().lower() in ("x86_64", "amd64") else "None")
@@ -110,8 +136,14 @@ def test_init_from_fine_tunes_a_saved_model_with_its_own_arguments(tmp_path):
 
     source = small_model("dcgan", ema_decay=0.9)  # non-default arguments the run does not repeat
     source.save(tmp_path / "source.keras")
-    config = TrainConfig(architecture="dcgan", data="digits", image_size=16, channels=1, batch_size=32,
-                         init_from=str(tmp_path / "source.keras"))
+    config = TrainConfig(
+        architecture="dcgan",
+        data="digits",
+        image_size=16,
+        channels=1,
+        batch_size=32,
+        init_from=str(tmp_path / "source.keras"),
+    )
     model = build_model(config, load_dataset(config))
     assert (model.latent_dim, model.base_filters, model.ema_decay) == (8, 8, 0.9)
     for a, b in zip(source.weights, model.weights):

@@ -153,7 +153,9 @@ def test_save_load_round_trip_and_resume(tmp_path, architecture):
     # Continuing training from the file equals continuing the original (seed state and moments restored).
     model.fit(data, epochs=1, verbose=0)
     loaded.fit(data, epochs=1, verbose=0)
-    for a, b in zip(model.generator.weights + model.discriminator.weights, loaded.generator.weights + loaded.discriminator.weights):
+    for a, b in zip(
+        model.generator.weights + model.discriminator.weights, loaded.generator.weights + loaded.discriminator.weights
+    ):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -178,7 +180,9 @@ def test_dcgan_is_sized_from_the_image_shape(size, expected):
     assert model.discriminator.output_shape == (None, 1)
 
 
-@pytest.mark.parametrize("bad", [dict(image_shape=(16, 16, 2)), dict(image_shape=(16, 8, 1)), dict(latent_dim=0), dict(ema_decay=1.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(image_shape=(16, 16, 2)), dict(image_shape=(16, 8, 1)), dict(latent_dim=0), dict(ema_decay=1.0)]
+)
 def test_bad_constructor_arguments_are_refused(bad):
     with pytest.raises(ValueError):
         ganzoo.create("dcgan", **{"image_shape": (16, 16, 1), **bad})

@@ -47,9 +47,12 @@ def test_pipelines_run_without_the_tf_data_autotuner():
     """The autotuner stalls every epoch start on small CPU machines (docs/BENCHMARKS.md): ganzoo's pipelines turn it off."""
     from ganzoo.data import pairs as image_tasks
 
-    for ds in (data.load("digits", batch_size=64), data.load("ring8", batch_size=64),
-               image_tasks.load_pairs("skimage:sr", batch_size=4, crop_size=16, scale=2, seed=0),
-               image_tasks.load_unpaired("skimage:hue", batch_size=4, crop_size=16, seed=0)):
+    for ds in (
+        data.load("digits", batch_size=64),
+        data.load("ring8", batch_size=64),
+        image_tasks.load_pairs("skimage:sr", batch_size=4, crop_size=16, scale=2, seed=0),
+        image_tasks.load_unpaired("skimage:hue", batch_size=4, crop_size=16, seed=0),
+    ):
         assert ds.options().autotune.enabled is False
 
 
@@ -294,15 +297,18 @@ def test_from_arrays_labels_resize_and_rgba():
     assert out.shape == (10, 4, 4, 3) and sorted(labels.tolist()) == list(range(10))
 
 
-@pytest.mark.parametrize("images, labels, message", [
-    (np.full((2, 4, 4), 3.0), None, r"\[0, 1\] or \[-1, 1\]"),
-    (np.zeros((2, 4, 4), np.int64), None, "uint8"),
-    (np.full((2, 4, 4), np.nan), None, "NaN"),
-    (np.zeros((2, 4)), None, "shape"),
-    (np.zeros((2, 4, 4)), np.arange(3), "2 non-negative integers"),
-    (np.zeros((2, 4, 4)), np.array([0, -1]), "2 non-negative integers"),
-    (np.zeros((2, 4, 4)), np.array([0.0, 1.0]), "2 non-negative integers"),
-])
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        (np.full((2, 4, 4), 3.0), None, r"\[0, 1\] or \[-1, 1\]"),
+        (np.zeros((2, 4, 4), np.int64), None, "uint8"),
+        (np.full((2, 4, 4), np.nan), None, "NaN"),
+        (np.zeros((2, 4)), None, "shape"),
+        (np.zeros((2, 4, 4)), np.arange(3), "2 non-negative integers"),
+        (np.zeros((2, 4, 4)), np.array([0, -1]), "2 non-negative integers"),
+        (np.zeros((2, 4, 4)), np.array([0.0, 1.0]), "2 non-negative integers"),
+    ],
+)
 def test_from_arrays_rejects_bad_input(images, labels, message):
     with pytest.raises(DataError, match=message):
         data.from_arrays(images, labels, batch_size=1)
@@ -311,10 +317,17 @@ def test_from_arrays_rejects_bad_input(images, labels, message):
 # ---------------------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("spec, guess", [
-    ("digit", "'digits'"), ("Faces", "'faces'"), ("grid24", "'grid25'"), ("tfd:mnist", "'tfds:mnist'"),
-    ("mnist", "'tfds:mnist'"), ("fodler:/data/x", "'folder:/data/x'"),
-])
+@pytest.mark.parametrize(
+    "spec, guess",
+    [
+        ("digit", "'digits'"),
+        ("Faces", "'faces'"),
+        ("grid24", "'grid25'"),
+        ("tfd:mnist", "'tfds:mnist'"),
+        ("mnist", "'tfds:mnist'"),
+        ("fodler:/data/x", "'folder:/data/x'"),
+    ],
+)
 def test_unknown_spec_suggests_the_closest(spec, guess):
     with pytest.raises(DataError, match=f"unknown data spec .*digits, faces.*Did you mean {guess}"):
         data.load(spec)
@@ -326,17 +339,20 @@ def test_batch_larger_than_dataset_says_how_many_examples():
     assert [len(b) for b in data.load("digits", split="test", batch_size=181, drop_remainder=False)] == [180]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"batch_size": 0}, "batch_size"),
-    ({"batch_size": 2.5}, "batch_size"),
-    ({"image_size": 0}, "image_size"),
-    ({"image_size": (16,)}, "image_size"),
-    ({"image_size": "16"}, "image_size"),
-    ({"channels": 2}, "channels"),
-    ({"split": "validation"}, "unknown split 'validation'.*train, test, all"),
-    ({"num_samples": 10}, "num_samples"),
-    ({"data_dir": "/tmp"}, "data_dir"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": 0}, "batch_size"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"image_size": 0}, "image_size"),
+        ({"image_size": (16,)}, "image_size"),
+        ({"image_size": "16"}, "image_size"),
+        ({"channels": 2}, "channels"),
+        ({"split": "validation"}, "unknown split 'validation'.*train, test, all"),
+        ({"num_samples": 10}, "num_samples"),
+        ({"data_dir": "/tmp"}, "data_dir"),
+    ],
+)
 def test_bad_arguments_are_data_errors(kwargs, message):
     with pytest.raises(DataError, match=message):
         data.load("digits", **kwargs)

@@ -21,8 +21,12 @@ from ganzoo.errors import ExportError, IntegrityError
 
 ARCHITECTURES = sorted(TINY_CONFIGS)
 KIND = {"stylegan": "style", "pix2pix": "image_to_image", "cyclegan": "image_to_image", "srgan": "super_resolution"}
-GRAPHS = {"stylegan": ["generator", "mapping", "synthesis"], "pix2pix": ["translate"], "cyclegan": ["a2b", "b2a"],
-          "srgan": ["upscale"]}
+GRAPHS = {
+    "stylegan": ["generator", "mapping", "synthesis"],
+    "pix2pix": ["translate"],
+    "cyclegan": ["a2b", "b2a"],
+    "srgan": ["upscale"],
+}
 
 
 def _model(name):
@@ -38,8 +42,10 @@ def _model(name):
 def exports(tmp_path_factory):
     """{architecture: (model, folder, manifest)}, each exported once through the public entry."""
     root = tmp_path_factory.mktemp("deploy")
-    return {name: (model, root / name, ganzoo.export(model, root / name))
-            for name, model in ((n, _model(n)) for n in ARCHITECTURES)}
+    return {
+        name: (model, root / name, ganzoo.export(model, root / name))
+        for name, model in ((n, _model(n)) for n in ARCHITECTURES)
+    }
 
 
 def _probe_inputs(model) -> dict:
@@ -58,10 +64,13 @@ def test_public_export_of_every_architecture_is_complete_and_verified(exports, n
     assert manifest["manifest_version"] == 2 and manifest["kind"] == KIND.get(name, "latent")
     graphs = GRAPHS.get(name, ["generator"])
     assert list(manifest["graphs"]) == graphs and manifest["default_graph"] == graphs[0]
-    assert sorted(p.name for p in folder.iterdir()) == sorted([f"{g}.onnx" for g in graphs] + ["manifest.json", "savedmodel"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"{g}.onnx" for g in graphs] + ["manifest.json", "savedmodel"]
+    )
     verification = manifest["verification"]
-    assert verification["passed"] and set(verification["max_abs_diff"]) == {f"{f}:{g}" for f in ("onnx", "savedmodel")
-                                                                                 for g in graphs}
+    assert verification["passed"] and set(verification["max_abs_diff"]) == {
+        f"{f}:{g}" for f in ("onnx", "savedmodel") for g in graphs
+    }
     assert max(verification["max_abs_diff"].values()) <= 1e-4
     batches = {case["inputs"][next(iter(case["inputs"]))][0] for case in verification["cases"]}
     assert len(batches) == 2 and 1 in batches  # batch 1 and a larger batch
@@ -114,15 +123,23 @@ print("runtime ok")
 
 def test_runtime_reproduces_keras_for_every_architecture_without_tensorflow(exports, tmp_path):
     jobs = [(name, str(folder), _probe_inputs(model)) for name, (model, folder, _) in exports.items()]
-    result = subprocess.run([sys.executable, "-c", RUNTIME_SCRIPT, json.dumps(jobs), str(tmp_path / "out.npz")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", RUNTIME_SCRIPT, json.dumps(jobs), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0 and "runtime ok" in result.stdout, result.stderr[-3000:]
     outputs = np.load(tmp_path / "out.npz")
     for name, _, probe in jobs:
         model = exports[name][0]
         if "n" in probe:
-            np.testing.assert_allclose(outputs[name], model.generate(probe["n"], seed=probe["seed"], labels=probe["labels"],
-                                                                     raw=True), rtol=0, atol=1e-4)
+            np.testing.assert_allclose(
+                outputs[name],
+                model.generate(probe["n"], seed=probe["seed"], labels=probe["labels"], raw=True),
+                rtol=0,
+                atol=1e-4,
+            )
             if name == "stylegan":
                 want = model.generate(3, seed=2, truncation_psi=0.5, noise_mode="random", raw=True)
                 np.testing.assert_allclose(outputs[name + ":truncated"], want, rtol=0, atol=1e-4)
@@ -132,8 +149,9 @@ def test_runtime_reproduces_keras_for_every_architecture_without_tensorflow(expo
                 assert outputs[f"{name}:{direction}"].shape == want.shape
                 np.testing.assert_allclose(outputs[f"{name}:{direction}"], want, rtol=0, atol=1e-4)
             if name == "srgan":
-                np.testing.assert_allclose(outputs["srgan:tiled"], model.upscale(np.asarray(images, np.uint8), raw=True),
-                                           rtol=0, atol=1e-4)
+                np.testing.assert_allclose(
+                    outputs["srgan:tiled"], model.upscale(np.asarray(images, np.uint8), raw=True), rtol=0, atol=1e-4
+                )
 
 
 @pytest.mark.parametrize("name", ["dcgan", "stylegan", "pix2pix", "srgan"])
@@ -151,7 +169,11 @@ def _keras_reference_inputs(model):
     if model.export_kind in ("image_to_image", "super_resolution"):
         multiple = model.size_multiple
         channels = int(next(iter(model.export_endpoints().values())).inputs[0].shape[-1])
-        return np.random.default_rng(0).uniform(-1, 1, (3, 2 * max(multiple, 8), max(multiple, 8), channels)).astype(np.float32)
+        return (
+            np.random.default_rng(0)
+            .uniform(-1, 1, (3, 2 * max(multiple, 8), max(multiple, 8), channels))
+            .astype(np.float32)
+        )
     z = np.random.default_rng(0).standard_normal((3, model.latent_dim)).astype(np.float32)
     return [z, np.array([0, 1, 2], np.int32)] if model.is_conditional else z
 

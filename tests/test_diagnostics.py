@@ -35,16 +35,30 @@ def ring_reference(n=1000):
     return np.concatenate([b.numpy() for b in data.load("ring8", batch_size=n, split="test", shuffle=False).take(1)])
 
 
-def ring_run(monitor, epochs, *, hidden=(128, 128), batch=128, loss="non_saturating", g_opt=None, d_opt=None,
-             seed=0, extra_callbacks=()):
+def ring_run(
+    monitor,
+    epochs,
+    *,
+    hidden=(128, 128),
+    batch=128,
+    loss="non_saturating",
+    g_opt=None,
+    d_opt=None,
+    seed=0,
+    extra_callbacks=(),
+):
     """Train a vanilla_gan on ring8 (10,000 points: 78 steps/epoch at batch 128, 39 at 256) under ``monitor``."""
     keras.utils.set_random_seed(seed)
     model = ganzoo.create("vanilla_gan", data_shape=(2,), hidden_units=hidden, latent_dim=16, seed=seed)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt, loss=loss)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GANWarning)
-        history = model.fit(data.load("ring8", batch_size=batch, seed=seed), epochs=epochs, verbose=0,
-                            callbacks=[*extra_callbacks, monitor])
+        history = model.fit(
+            data.load("ring8", batch_size=batch, seed=seed),
+            epochs=epochs,
+            verbose=0,
+            callbacks=[*extra_callbacks, monitor],
+        )
     return model, history, [w for w in caught if issubclass(w.category, GANWarning)]
 
 
@@ -95,7 +109,9 @@ def test_vanishing_gradients_fire_when_a_strong_discriminator_saturates_the_mini
     evidence = monitor.events[0]["evidence"]
     # Either reason: G's gradient shrank 10x, or g_loss climbs towards 0 while the logits saturate.
     assert evidence["d_accuracy"] >= 0.98
-    assert evidence["g_grad_ratio"] < 0.1 or (evidence["separation"] >= 10 and evidence["g_loss_after"] > evidence["g_loss_before"])
+    assert evidence["g_grad_ratio"] < 0.1 or (
+        evidence["separation"] >= 10 and evidence["g_loss_after"] > evidence["g_loss_before"]
+    )
     assert "non_saturating" in monitor.events[0]["remedy"] and monitor.step < 12 * 25
 
 
@@ -117,8 +133,9 @@ def test_oscillation_fires_on_a_too_high_learning_rate():
 def test_divergence_nan_after_exploding_gradients_stops_training():
     """SGD(10): the norms grow 1e11x in two steps, then the losses are NaN at step 3."""
     monitor = GANMonitor(verbose=False)
-    model, history, caught = ring_run(monitor, epochs=3, g_opt=keras.optimizers.SGD(10.0),
-                                      d_opt=keras.optimizers.SGD(10.0))
+    model, history, caught = ring_run(
+        monitor, epochs=3, g_opt=keras.optimizers.SGD(10.0), d_opt=keras.optimizers.SGD(10.0)
+    )
     assert failures(monitor) == ["divergence"]
     event = monitor.events[0]
     assert model.stop_training and event["stopped_training"] and monitor.step == event["step"] <= 5
@@ -168,8 +185,9 @@ def test_healthy_least_squares_run_stays_quiet():
     400), to keep the suite short.
     """
     monitor = GANMonitor(reference=ring_reference(), modes="ring8")
-    _, history, caught = ring_run(monitor, epochs=20, hidden=(128, 128, 128), batch=256, loss="least_squares",
-                                  g_opt=adam(2e-4), d_opt=adam(2e-4))
+    _, history, caught = ring_run(
+        monitor, epochs=20, hidden=(128, 128, 128), batch=256, loss="least_squares", g_opt=adam(2e-4), d_opt=adam(2e-4)
+    )
     assert monitor.events == [] and caught == []
     assert monitor.step == 20 * 39 and len(monitor.diversity_history) == 3
     last = monitor.diversity_history[-1]

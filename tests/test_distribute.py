@@ -105,11 +105,12 @@ print("REPORT " + json.dumps(report))
 
 
 def _run(script: str, timeout: int, **env) -> dict:
-    process = subprocess.run([sys.executable, "-c", script], env=_env(**env), cwd=ROOT, capture_output=True,
-                             text=True, timeout=timeout)
+    process = subprocess.run(
+        [sys.executable, "-c", script], env=_env(**env), cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
     lines = [line for line in process.stdout.splitlines() if line.startswith("REPORT ")]
     assert process.returncode == 0 and lines, (process.stdout + process.stderr)[-4000:]
-    return json.loads(lines[-1][len("REPORT "):])
+    return json.loads(lines[-1][len("REPORT ") :])
 
 
 def test_mirrored_over_two_logical_cpus_equals_one_device():
@@ -135,17 +136,52 @@ def test_mirrored_over_two_logical_cpus_equals_one_device():
 def test_multi_worker_over_two_processes_equals_one_device(tmp_path):
     ports = distribute.free_ports(2)
     workers = [f"127.0.0.1:{port}" for port in ports]
-    args = ["train", "vanilla_gan", "--data", "ring8", "--epochs", "2", "--batch-size", "500", "--seed", "4",
-            "--sample-every", "10", "--set", "hidden_units=(16,)", "--strategy", "multiworker", "--out", str(tmp_path / "mw")]
+    args = [
+        "train",
+        "vanilla_gan",
+        "--data",
+        "ring8",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "500",
+        "--seed",
+        "4",
+        "--sample-every",
+        "10",
+        "--set",
+        "hidden_units=(16,)",
+        "--strategy",
+        "multiworker",
+        "--out",
+        str(tmp_path / "mw"),
+    ]
     processes = [
-        subprocess.Popen([sys.executable, "-m", "ganzoo.cli", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True, env=_env(TF_CONFIG=distribute.tf_config(workers, i)))
+        subprocess.Popen(
+            [sys.executable, "-m", "ganzoo.cli", *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=_env(TF_CONFIG=distribute.tf_config(workers, i)),
+        )
         for i in range(2)
     ]
     try:
         # Meanwhile, the same run on one device, in this process.
-        single = train(TrainConfig(architecture="vanilla_gan", data="ring8", epochs=2, batch_size=500, seed=4,
-                                   sample_every=10, model={"hidden_units": (16,)}), tmp_path / "one", verbose=0)
+        single = train(
+            TrainConfig(
+                architecture="vanilla_gan",
+                data="ring8",
+                epochs=2,
+                batch_size=500,
+                seed=4,
+                sample_every=10,
+                model={"hidden_units": (16,)},
+            ),
+            tmp_path / "one",
+            verbose=0,
+        )
         outputs = [p.communicate(timeout=400)[0] for p in processes]
     finally:
         for p in processes:
@@ -159,10 +195,12 @@ def test_multi_worker_over_two_processes_equals_one_device(tmp_path):
     record = json.loads((tmp_path / "mw" / "config.json").read_text())["distribution"]
     assert record == {"strategy": "MultiWorkerMirroredStrategy", "replicas": 2, "workers": 2, "worker_index": 0}
     assert int(chief.g_optimizer.iterations.numpy()) == 2 * (10_000 // 500)
-    worst_workers = max(float(np.max(np.abs(a.numpy() - b.numpy()), initial=0.0))
-                        for a, b in zip(chief.variables, other.variables))
-    worst_single = max(float(np.max(np.abs(a.numpy() - b.numpy()), initial=0.0))
-                       for a, b in zip(chief.variables, single.variables))
+    worst_workers = max(
+        float(np.max(np.abs(a.numpy() - b.numpy()), initial=0.0)) for a, b in zip(chief.variables, other.variables)
+    )
+    worst_single = max(
+        float(np.max(np.abs(a.numpy() - b.numpy()), initial=0.0)) for a, b in zip(chief.variables, single.variables)
+    )
     print(f"multi-worker: workers differ by {worst_workers}, chief vs one device by {worst_single}")
     assert worst_workers == 0.0
     assert worst_single < 1e-5
@@ -195,7 +233,9 @@ def test_tf_config_and_cluster_info():
     with pytest.raises(errors.DistributionError, match="outside the cluster"):
         distribute.tf_config(["h:1"], 3)
     with pytest.raises(errors.DistributionError, match="not in its cluster"):
-        distribute.cluster_info({"TF_CONFIG": json.dumps({"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 2}})})
+        distribute.cluster_info(
+            {"TF_CONFIG": json.dumps({"cluster": {"worker": ["h:1"]}, "task": {"type": "worker", "index": 2}})}
+        )
     assert len(set(distribute.free_ports(3))) == 3
 
 
@@ -211,9 +251,15 @@ def test_global_batch_must_split_over_replicas():
 def test_cli_accepts_strategy_and_precision():
     from ganzoo.cli import build_parser
 
-    args = build_parser().parse_args(["train", "dcgan", "--strategy", "multiworker", "--precision", "mixed_bfloat16",
-                                      "--deterministic", "--resume"])
-    assert (args.strategy, args.precision, args.deterministic, args.resume) == ("multiworker", "mixed_bfloat16", True, True)
+    args = build_parser().parse_args(
+        ["train", "dcgan", "--strategy", "multiworker", "--precision", "mixed_bfloat16", "--deterministic", "--resume"]
+    )
+    assert (args.strategy, args.precision, args.deterministic, args.resume) == (
+        "multiworker",
+        "mixed_bfloat16",
+        True,
+        True,
+    )
     with pytest.raises(SystemExit):
         build_parser().parse_args(["train", "dcgan", "--strategy", "horovod"])
 
@@ -249,7 +295,12 @@ def test_mixed_precision_trains_finite_and_exports_float32_with_parity(name, pre
     history = model.fit(dataset_for(model), epochs=2, verbose=0, callbacks=[StopOnNaN()]).history
     assert all(np.all(np.isfinite(values)) for values in history.values()), history
     assert any(np.abs(a - v.numpy()).max() > 0 for a, v in zip(before, model.generator.trainable_variables))
-    assert model(model.sample_latent(2) if not model.is_conditional else [model.sample_latent(2), tf.zeros(2, "int32")]).dtype == "float32"
+    assert (
+        model(
+            model.sample_latent(2) if not model.is_conditional else [model.sample_latent(2), tf.zeros(2, "int32")]
+        ).dtype
+        == "float32"
+    )
     manifest = export(model, tmp_path / "export")
     assert manifest["verification"]["passed"] and max(manifest["verification"]["max_abs_diff"].values()) <= 1e-4
     loaded = tf.saved_model.load(str(tmp_path / "export" / "savedmodel"))

@@ -8,8 +8,8 @@ import pytest
 from conftest import small_model
 
 import ganzoo
-from ganzoo.evaluation import evaluate as evaluation
 from ganzoo.deploy import zoo
+from ganzoo.evaluation import evaluate as evaluation
 from ganzoo.utils.files import sha256_file
 
 FAST = dict(kid_subsets=10, kid_subset_size=200)  # KID's protocol fields still report what was used
@@ -126,11 +126,16 @@ def test_kid_callback_feeds_model_checkpoint_and_early_stopping(tmp_path):
     train = ganzoo.data.from_arrays(real[:256], batch_size=64, seed=0)
     kid = evaluation.KIDCallback(n=128, real=real[:300], kid_subsets=5, kid_subset_size=100)
     best = tmp_path / "best.keras"
-    history = model.fit(train, epochs=2, verbose=0, callbacks=[
-        kid,
-        keras.callbacks.ModelCheckpoint(str(best), monitor="kid", mode="min", save_best_only=True),
-        keras.callbacks.EarlyStopping(monitor="kid", mode="min", patience=5),
-    ])
+    history = model.fit(
+        train,
+        epochs=2,
+        verbose=0,
+        callbacks=[
+            kid,
+            keras.callbacks.ModelCheckpoint(str(best), monitor="kid", mode="min", save_best_only=True),
+            keras.callbacks.EarlyStopping(monitor="kid", mode="min", patience=5),
+        ],
+    )
     assert len(history.history["kid"]) == 2 and np.isfinite(history.history["kid"]).all()
     assert "kid_std" in history.history and best.is_file()
     assert [epoch for epoch, _ in kid.history] == [1, 2]
@@ -140,8 +145,9 @@ def test_metric_callback_every_n_epochs_and_points():
     model = ganzoo.create("vanilla_gan", data_shape=(2,), hidden_units=(16,), seed=0)
     model.compile()
     callback = evaluation.MetricCallback(metrics=("modes",), every=2, n=500, data_spec="ring8")
-    history = model.fit(ganzoo.data.load("ring8", batch_size=500, num_samples=1000), epochs=3, verbose=0,
-                        callbacks=[callback])
+    history = model.fit(
+        ganzoo.data.load("ring8", batch_size=500, num_samples=1000), epochs=3, verbose=0, callbacks=[callback]
+    )
     assert [epoch for epoch, _ in callback.history] == [2, 3]  # every 2nd epoch, and the last
     assert set(callback.history[0][1]) == {"modes_covered", "high_quality_fraction", "reverse_kl"}
     assert "modes_covered" in history.history

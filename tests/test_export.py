@@ -147,7 +147,9 @@ def test_onnx_graph_interface_is_named_dynamic_and_free_of_random_ops(exported, 
 def test_random_op_scanner_finds_random_nodes():
     node = onnx.helper.make_node("RandomNormalLike", ["x"], ["y"])
     graph = onnx.helper.make_graph(
-        [node], "g", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 2])],
+        [node],
+        "g",
+        [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 2])],
         [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])],
     )
     assert export_lib.random_onnx_ops(onnx.helper.make_model(graph)) == ["RandomNormalLike"]
@@ -174,7 +176,9 @@ def test_manifest_describes_interface_hashes_versions_and_parity(exported, case)
     assert z == {**z, "name": "z", "dtype": "float32", "shape": [None, model.latent_dim]}
     assert "N(0, 1)" in z["distribution"]
     if model.is_conditional:
-        assert label == [{**label[0], "name": "label", "dtype": "int32", "shape": [None], "range": [0, model.num_classes]}]
+        assert label == [
+            {**label[0], "name": "label", "dtype": "int32", "shape": [None], "range": [0, model.num_classes]}
+        ]
     else:
         assert label == []
     image = graph["output"]
@@ -231,7 +235,7 @@ def test_failed_verification_raises_and_leaves_nothing_behind(tmp_path, monkeypa
     model = small_model("vanilla_gan", data_shape=(2,))
     runner = f"_{broken}_runner"
     real = getattr(export_lib, runner)
-    monkeypatch.setattr(export_lib, runner, lambda *args: (lambda feed, run=real(*args): run(feed) + 1e-3))
+    monkeypatch.setattr(export_lib, runner, lambda *args: lambda feed, run=real(*args): run(feed) + 1e-3)
     out_dir = tmp_path / "exports" / "model"
     with pytest.raises(ExportError, match=rf"{broken}:generator: max abs difference 0.001 > atol 0.0001"):
         export(model, out_dir)
@@ -246,8 +250,9 @@ def test_failed_verification_raises_and_leaves_nothing_behind(tmp_path, monkeypa
 
 def test_nan_outputs_fail_verification(tmp_path, monkeypatch):
     model = small_model("vanilla_gan", data_shape=(2,))
-    monkeypatch.setattr(export_lib, "_onnx_runner",
-                        lambda *args: (lambda feed: np.full((len(feed["z"]), 2), np.nan, np.float32)))
+    monkeypatch.setattr(
+        export_lib, "_onnx_runner", lambda *args: lambda feed: np.full((len(feed["z"]), 2), np.nan, np.float32)
+    )
     with pytest.raises(ExportError, match="onnx:generator: max abs difference inf"):
         export(model, tmp_path / "out", formats="onnx")
     assert not (tmp_path / "out").exists()

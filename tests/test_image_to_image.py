@@ -68,7 +68,9 @@ def test_trains_through_fit_and_round_trips_through_save(tmp_path, name):
     assert type(loaded) is type(model) and loaded.get_config() == model.get_config()
     source = next(iter(pairs_for(model, seed=1)))[0].numpy()
     for direction in model.export_endpoints():
-        np.testing.assert_array_equal(model.translate(source, direction, raw=True), loaded.translate(source, direction, raw=True))
+        np.testing.assert_array_equal(
+            model.translate(source, direction, raw=True), loaded.translate(source, direction, raw=True)
+        )
     for original, restored in ((model.g_optimizer, loaded.g_optimizer), (model.d_optimizer, loaded.d_optimizer)):
         for a, b in zip(original.variables, restored.variables):
             np.testing.assert_array_equal(a.numpy(), b.numpy())
@@ -93,7 +95,9 @@ def test_export_matches_keras_in_onnx_and_savedmodel(tmp_path, name):
     assert list(manifest["graphs"]) == endpoints
     sizes = {tuple(case["inputs"]["image"]) for case in manifest["verification"]["cases"]}
     assert len({(h, w) for _, h, w, _ in sizes}) == 2  # two different input sizes, one with batch > 1
-    assert set(manifest["verification"]["max_abs_diff"]) == {f"{fmt}:{e}" for fmt in ("onnx", "savedmodel") for e in endpoints}
+    assert set(manifest["verification"]["max_abs_diff"]) == {
+        f"{fmt}:{e}" for fmt in ("onnx", "savedmodel") for e in endpoints
+    }
     assert max(manifest["verification"]["max_abs_diff"].values()) <= 1e-4
     assert json.loads((out / "manifest.json").read_text())["model"]["scale"] == model.output_scale
 
@@ -134,8 +138,17 @@ def test_srgan_tiled_upscaling_equals_whole_image_pass():
 def test_srgan_mse_phase_beats_bicubic_on_held_out_photos():
     """A real learning test: 300 MSE steps on training-photo patches, scored on patches of unseen photos."""
     keras.utils.set_random_seed(0)
-    model = ganzoo.create("srgan", image_shape=(32, 32, 3), scale=2, filters=16, res_blocks=2, g_norm="none",
-                          upsample_skip="bicubic", d_base_filters=4, d_dense_units=8)
+    model = ganzoo.create(
+        "srgan",
+        image_shape=(32, 32, 3),
+        scale=2,
+        filters=16,
+        res_blocks=2,
+        g_norm="none",
+        upsample_skip="bicubic",
+        d_base_filters=4,
+        d_dense_units=8,
+    )
     model.compile(g_optimizer=keras.optimizers.Adam(1e-3), phase="mse")
     data = image_tasks.load_pairs("skimage:sr", crop_size=32, scale=2, batch_size=16, seed=0, num_patches=16 * 300)
     history = model.fit(data, epochs=1, verbose=0).history
@@ -158,16 +171,24 @@ def test_pair_augmentation_applies_the_same_crop_and_flip_to_both_sides():
         a, b = image_tasks.augment_pair(source, 255.0 - source[..., :1], seed, crop_size=6)
         np.testing.assert_array_equal(b.numpy(), 255.0 - a.numpy()[..., :1])
         # super-resolution: target = source upsampled x2 (nearest): the windows must stay aligned
-        low, high = image_tasks.augment_pair(source, np.repeat(np.repeat(source, 2, 0), 2, 1), seed, crop_size=4, scale=2)
+        low, high = image_tasks.augment_pair(
+            source, np.repeat(np.repeat(source, 2, 0), 2, 1), seed, crop_size=4, scale=2
+        )
         np.testing.assert_array_equal(high.numpy(), np.repeat(np.repeat(low.numpy(), 2, 0), 2, 1))
         crops.add(a.numpy().tobytes())
     assert len(crops) > 10  # the window moves
     # some pairs were mirrored: mirrored crops of the source appear
-    mirrored = [image_tasks.augment_pair(source, source, tf.constant([s, 7], tf.int64), flip=True)[0].numpy() for s in range(20)]
-    assert any(np.array_equal(m, source[:, ::-1]) for m in mirrored) and any(np.array_equal(m, source) for m in mirrored)
+    mirrored = [
+        image_tasks.augment_pair(source, source, tf.constant([s, 7], tf.int64), flip=True)[0].numpy() for s in range(20)
+    ]
+    assert any(np.array_equal(m, source[:, ::-1]) for m in mirrored) and any(
+        np.array_equal(m, source) for m in mirrored
+    )
     # the same seed gives the same result
     one = image_tasks.augment_pair(source, source, tf.constant([3, 4], tf.int64), crop_size=5)[0]
-    np.testing.assert_array_equal(one, image_tasks.augment_pair(source, source, tf.constant([3, 4], tf.int64), crop_size=5)[0])
+    np.testing.assert_array_equal(
+        one, image_tasks.augment_pair(source, source, tf.constant([3, 4], tf.int64), crop_size=5)[0]
+    )
 
 
 def test_paired_folder_pipeline_keeps_pairs_aligned(tmp_path):
@@ -196,7 +217,9 @@ def test_tfds_pipelines_with_mock_data():
         a, b = next(iter(data))
         assert a.shape == b.shape == (2, 16, 16, 3)
         assert -1.0 <= float(tf.reduce_min(a)) and float(tf.reduce_max(b)) <= 1.0
-        test_a, _ = next(iter(image_tasks.load_unpaired("tfds:cycle_gan/horse2zebra", split="test", batch_size=2, crop_size=16)))
+        test_a, _ = next(
+            iter(image_tasks.load_unpaired("tfds:cycle_gan/horse2zebra", split="test", batch_size=2, crop_size=16))
+        )
         assert test_a.shape == (2, 16, 16, 3)
 
     def as_dataset(self, *args, **kwargs):  # div2k-like pairs whose HR is the LR upsampled x4 (nearest)
@@ -214,7 +237,9 @@ def test_tfds_pipelines_with_mock_data():
 
 def test_embedded_tasks_hold_out_whole_photos():
     assert not set(image_tasks.PHOTOS["train"]) & set(image_tasks.PHOTOS["test"])
-    source, target = next(iter(image_tasks.load_pairs("skimage:colorize", batch_size=4, crop_size=32, seed=0, num_patches=8)))
+    source, target = next(
+        iter(image_tasks.load_pairs("skimage:colorize", batch_size=4, crop_size=32, seed=0, num_patches=8))
+    )
     assert source.shape == (4, 32, 32, 1) and target.shape == (4, 32, 32, 3)
     np.testing.assert_allclose(source.numpy(), image_tasks.to_gray(target).numpy(), atol=1e-5)
     low, high = next(iter(image_tasks.load_pairs("skimage:sr", split="test", batch_size=4, crop_size=32, scale=4)))
@@ -233,7 +258,9 @@ def test_image_pool_returns_history_and_keeps_its_size():
     assert int(pool.count.numpy()) == 3
     second = np.arange(10, 13, dtype="float32").reshape(3, 1, 1, 1)
     # swap draws < 0.5 -> swap. The first image fills the last free slot; the other two swap.
-    out = np.asarray(pool.query(second, np.array([0.9, 0.1, 0.1], "float32"), np.array([0.4, 0.3, 0.2, 0.1], "float32")))
+    out = np.asarray(
+        pool.query(second, np.array([0.9, 0.1, 0.1], "float32"), np.array([0.4, 0.3, 0.2, 0.1], "float32"))
+    )
     assert int(pool.count.numpy()) == 4
     assert out[0, 0, 0, 0] == 10  # filled, returned as is
     stored_before = {0.0, 1.0, 2.0, 10.0}
@@ -304,7 +331,9 @@ def test_srgan_content_extractors_are_pluggable():
         tiny("srgan", content_loss="vgg19", vgg_weights="/nonexistent/vgg19.h5").compile(phase="adversarial")
 
 
-@pytest.mark.parametrize("name, data", [("pix2pix", "skimage:colorize"), ("cyclegan", "skimage:hue"), ("srgan", "skimage:sr")])
+@pytest.mark.parametrize(
+    "name, data", [("pix2pix", "skimage:colorize"), ("cyclegan", "skimage:hue"), ("srgan", "skimage:sr")]
+)
 def test_ganzoo_train_runs_the_embedded_image_tasks(tmp_path, name, data):
     """`ganzoo train ARCH --data skimage:TASK`: sizes read from the pairs, panels instead of sample grids."""
     from ganzoo.deploy.loading import load_model
@@ -321,5 +350,7 @@ def test_ganzoo_train_runs_the_embedded_image_tasks(tmp_path, name, data):
     history = (tmp_path / "run" / "history.csv").read_text().splitlines()
     assert len(history) == 2 and "g_loss" in history[0]
     loaded = load_model(tmp_path / "run" / "model.keras")
-    np.testing.assert_array_equal(loaded.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
-                                  model.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)))
+    np.testing.assert_array_equal(
+        loaded.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
+        model.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
+    )

@@ -21,9 +21,21 @@ LAYERS = [
     ("ganzoo.latent",),
     ("ganzoo.cli",),
 ]
-TENSORFLOW_FREE = ["ganzoo", "ganzoo.errors", "ganzoo.utils.files", "ganzoo.utils.images", "ganzoo.utils.sampling",
-                   "ganzoo.utils.versions", "ganzoo.registry", "ganzoo.deploy.runtime", "ganzoo.deploy.manifest",
-                   "ganzoo.deploy.zoo", "ganzoo.cli", "ganzoo.runtime", "ganzoo.zoo"]
+TENSORFLOW_FREE = [
+    "ganzoo",
+    "ganzoo.errors",
+    "ganzoo.utils.files",
+    "ganzoo.utils.images",
+    "ganzoo.utils.sampling",
+    "ganzoo.utils.versions",
+    "ganzoo.registry",
+    "ganzoo.deploy.runtime",
+    "ganzoo.deploy.manifest",
+    "ganzoo.deploy.zoo",
+    "ganzoo.cli",
+    "ganzoo.runtime",
+    "ganzoo.zoo",
+]
 
 
 def _modules() -> dict[str, Path]:
@@ -62,7 +74,9 @@ def _layer(module: str) -> int:
 
 
 def _upwards(graph: dict[str, set[str]]) -> list[str]:
-    return sorted(f"{a} -> {b}" for a, targets in graph.items() if a != "ganzoo" for b in targets if _layer(b) > _layer(a))
+    return sorted(
+        f"{a} -> {b}" for a, targets in graph.items() if a != "ganzoo" for b in targets if _layer(b) > _layer(a)
+    )
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -73,7 +87,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         state[module] = 1
         for target in sorted(graph.get(module, ())):
             if state.get(target) == 1:
-                cycles.append(stack[stack.index(target):] + [target])
+                cycles.append(stack[stack.index(target) :] + [target])
             elif target not in state:
                 visit(target, [*stack, target])
         state[module] = 2
@@ -94,7 +108,8 @@ def test_there_is_no_import_cycle():
 
 def test_the_checks_catch_a_cycle_and_an_upward_import():
     assert _cycles({"ganzoo.a": {"ganzoo.b"}, "ganzoo.b": {"ganzoo.c"}, "ganzoo.c": {"ganzoo.a"}}) == [
-        ["ganzoo.a", "ganzoo.b", "ganzoo.c", "ganzoo.a"]]
+        ["ganzoo.a", "ganzoo.b", "ganzoo.c", "ganzoo.a"]
+    ]
     assert _upwards({"ganzoo.models.base": {"ganzoo.deploy.zoo"}}) == ["ganzoo.models.base -> ganzoo.deploy.zoo"]
     # a function-level import counts as much as a module-level one
     tree = ast.parse("def f():\n    from ganzoo.deploy import zoo\n")
@@ -102,18 +117,22 @@ def test_the_checks_catch_a_cycle_and_an_upward_import():
 
 
 def test_utils_runtime_zoo_and_cli_import_no_tensorflow():
-    script = (f"import importlib, json, sys\nfor m in {TENSORFLOW_FREE!r}: importlib.import_module(m)\n"
-              "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf2onnx'})))")
+    script = (
+        f"import importlib, json, sys\nfor m in {TENSORFLOW_FREE!r}: importlib.import_module(m)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tf2onnx'})))"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == []
 
 
 def test_cli_help_list_and_info_answer_without_tensorflow():
-    script = ("import json, sys\nfrom ganzoo.cli import main\ncodes = []\n"
-              "for argv in (['list'], ['info', 'dcgan-digits'], ['list', 'style*']):\n    codes.append(main(argv))\n"
-              "try:\n    main(['--help'])\nexcept SystemExit as e:\n    codes.append(e.code)\n"
-              "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'})]))")
+    script = (
+        "import json, sys\nfrom ganzoo.cli import main\ncodes = []\n"
+        "for argv in (['list'], ['info', 'dcgan-digits'], ['list', 'style*']):\n    codes.append(main(argv))\n"
+        "try:\n    main(['--help'])\nexcept SystemExit as e:\n    codes.append(e.code)\n"
+        "print(json.dumps([codes, sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'})]))"
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "stylegan" in result.stdout and "dcgan-digits" in result.stdout and "architecture" in result.stdout
@@ -125,8 +144,25 @@ def test_commands_that_need_tensorflow_print_none_of_its_log_lines(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "ABSL"))}
     script = "import sys\nfrom ganzoo.cli import main\nsys.exit(main(sys.argv[1:]))"
-    result = subprocess.run([sys.executable, "-c", script, "sample", "dcgan-digits", "--backend", "keras", "-n", "4",
-                             "-o", str(tmp_path / "s.png")], capture_output=True, text=True, timeout=300, env=env)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "sample",
+            "dcgan-digits",
+            "--backend",
+            "keras",
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path / "s.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     for marker in ("oneDNN", "cpu_feature_guard", "cuda", "I0000", "E0000", "W0000"):
         assert marker not in result.stderr, result.stderr[-2000:]

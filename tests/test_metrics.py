@@ -121,9 +121,7 @@ def test_kid_identical_distributions_near_zero_and_shift_positive():
     mean_s, std_s = M.kid(x, y + 1.0, num_subsets=50, subset_size=200)
     assert mean_s > 0.1 and mean_s > 10 * std_s
     # deterministic given the seed
-    assert M.kid(x, y, num_subsets=5, subset_size=100, seed=3) == M.kid(
-        x, y, num_subsets=5, subset_size=100, seed=3
-    )
+    assert M.kid(x, y, num_subsets=5, subset_size=100, seed=3) == M.kid(x, y, num_subsets=5, subset_size=100, seed=3)
 
 
 def test_kid_std_is_spread_of_single_subset_estimates():
@@ -134,10 +132,7 @@ def test_kid_std_is_spread_of_single_subset_estimates():
     x = rng.normal(size=(5000, d))
     y = rng.normal(size=(5000, d)) + 0.2
     _, std = M.kid(x, y, num_subsets=60, subset_size=m, seed=0)
-    independent = [
-        M.kid(rng.normal(size=(m, d)), rng.normal(size=(m, d)) + 0.2, num_subsets=1)[0]
-        for _ in range(60)
-    ]
+    independent = [M.kid(rng.normal(size=(m, d)), rng.normal(size=(m, d)) + 0.2, num_subsets=1)[0] for _ in range(60)]
     ref = np.std(independent)
     assert 0.6 * ref < std < 1.6 * ref
 
@@ -317,14 +312,18 @@ def test_psnr_ssim_y_channel_matches_manual_conversion():
     rng = np.random.default_rng(1)
     a = rng.uniform(0, 255, size=(2, 20, 20, 3))
     b = np.clip(a + rng.normal(0, 20, size=a.shape), 0, 255)
-    ya = (16 + a[..., 0] * 65.481 / 255 + a[..., 1] * 128.553 / 255 + a[..., 2] * 24.966 / 255)
-    yb = (16 + b[..., 0] * 65.481 / 255 + b[..., 1] * 128.553 / 255 + b[..., 2] * 24.966 / 255)
+    ya = 16 + a[..., 0] * 65.481 / 255 + a[..., 1] * 128.553 / 255 + a[..., 2] * 24.966 / 255
+    yb = 16 + b[..., 0] * 65.481 / 255 + b[..., 1] * 128.553 / 255 + b[..., 2] * 24.966 / 255
     mse = np.mean((ya - yb) ** 2, axis=(1, 2))
     assert M.psnr(a, b, data_range=255) == pytest.approx(np.mean(10 * np.log10(255**2 / mse)))
     ref = np.mean(
         [
             structural_similarity(
-                ya[i], yb[i], data_range=255, gaussian_weights=True, sigma=1.5,
+                ya[i],
+                yb[i],
+                data_range=255,
+                gaussian_weights=True,
+                sigma=1.5,
                 use_sample_covariance=False,
             )
             for i in range(2)
@@ -411,11 +410,27 @@ def test_evaluate_returns_protocol_fields(digits):
     x = digits[0]
     real, fake = x[:200], x[200:400]
     ext = M.ClassifierFeatures(M.build_digits_classifier(image_size=16))
-    res = M.evaluate(real, fake, ext, metrics=("fid", "kid", "pr", "dc", "is"),
-                     kid_subsets=10, kid_subset_size=100, is_splits=2)
-    for key in ["extractor", "n_real", "n_fake", "fid", "kid", "kid_std", "precision", "recall",
-                "density", "coverage", "inception_score", "inception_score_std", "pr_k", "dc_k",
-                "kid_subset_size", "feature_dim"]:
+    res = M.evaluate(
+        real, fake, ext, metrics=("fid", "kid", "pr", "dc", "is"), kid_subsets=10, kid_subset_size=100, is_splits=2
+    )
+    for key in [
+        "extractor",
+        "n_real",
+        "n_fake",
+        "fid",
+        "kid",
+        "kid_std",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "inception_score",
+        "inception_score_std",
+        "pr_k",
+        "dc_k",
+        "kid_subset_size",
+        "feature_dim",
+    ]:
         assert key in res, key
     assert res["extractor"] == ext.name
     assert (res["n_real"], res["n_fake"], res["feature_dim"]) == (200, 200, 128)

@@ -11,8 +11,9 @@ from ganzoo.models.layers.style import PixelNorm
 from ganzoo.models.progan import ProGAN, ProgressiveGrowing, native_images
 
 # 16 px: 4x4 for 2 batches of 8, then per level 4 batches of fade-in and 2 stable ones.
-TINY = dict(image_shape=(16, 16, 1), latent_dim=8, channel_base=64, channel_max=16, stable_images=16,
-            fade_images=32, seed=0)
+TINY = dict(
+    image_shape=(16, 16, 1), latent_dim=8, channel_base=64, channel_max=16, stable_images=16, fade_images=32, seed=0
+)
 
 
 class GrowthTrace(keras.callbacks.Callback):
@@ -93,16 +94,24 @@ def test_interrupted_run_resumes_at_the_same_resolution_and_alpha(tmp_path):
     first.compile(run_eagerly=True)
     trace = GrowthTrace()
     with pytest.raises(KeyboardInterrupt):
-        first.fit(_data(), epochs=4, verbose=0,
-                  callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=1), trace, Interrupt(at_batch=5)])
+        first.fit(
+            _data(),
+            epochs=4,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=1), trace, Interrupt(at_batch=5)],
+        )
     crashed_at = trace.states[-1]
     assert crashed_at[0] == 1 and 0.0 < crashed_at[1] < 1.0  # crashed during the 8x8 fade-in
 
     second = ProGAN(**TINY)
     second.compile(run_eagerly=True)
     resumed = GrowthTrace()
-    second.fit(_data(), epochs=4, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=1), resumed,
-                                                        Interrupt(at_batch=3, crash=False)])
+    second.fit(
+        _data(),
+        epochs=4,
+        verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(backup, save_freq=1), resumed, Interrupt(at_batch=3, crash=False)],
+    )
     # The backup of the last finished batch restored the growth state: same resolution, same alpha.
     assert resumed.states[0] == crashed_at
     alphas = [a for _, a, _ in resumed.states]
@@ -127,11 +136,19 @@ def test_export_at_the_final_and_a_reached_resolution(tmp_path):
     model = ProGAN(**TINY)
     model.set_growth(16, 1.0)
     final = export(model, tmp_path / "final", formats="onnx")
-    assert final["verification"]["max_abs_diff"]["onnx:generator"] <= 1e-4 and final["model"]["image_shape"] == [16, 16, 1]
+    assert final["verification"]["max_abs_diff"]["onnx:generator"] <= 1e-4 and final["model"]["image_shape"] == [
+        16,
+        16,
+        1,
+    ]
     batches = sorted(case["inputs"]["z"][0] for case in final["verification"]["cases"])
     assert batches[0] == 1 and batches[-1] > 1
     small = export(model.at_resolution(8), tmp_path / "res8", formats="onnx")
-    assert small["verification"]["max_abs_diff"]["onnx:generator"] <= 1e-4 and small["model"]["image_shape"] == [8, 8, 1]
+    assert small["verification"]["max_abs_diff"]["onnx:generator"] <= 1e-4 and small["model"]["image_shape"] == [
+        8,
+        8,
+        1,
+    ]
 
 
 def test_progan_parts():
@@ -142,7 +159,9 @@ def test_progan_parts():
     assert model.gp_weight == 10.0 and model.drift_weight == 0.001
     model.compile(g_optimizer=None, d_optimizer=None, loss=None)  # what ganzoo.training passes when unset
     assert model.adversarial_loss.name == "wasserstein" and float(model.g_optimizer.beta_1) == 0.0
-    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3) and float(model.d_optimizer.beta_2) == pytest.approx(0.99)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3) and float(
+        model.d_optimizer.beta_2
+    ) == pytest.approx(0.99)
     assert isinstance(ProgressiveGrowing(), keras.callbacks.Callback)
     config = model.get_config()
     assert ProGAN.from_config(config).get_config() == config
@@ -157,8 +176,16 @@ def test_progan_learns_the_digits_through_its_growth():
 
     keras.utils.set_random_seed(0)
     ds = data.load("digits", batch_size=32, image_size=8, seed=0)
-    model = ProGAN(image_shape=(8, 8, 1), latent_dim=16, channel_base=128, channel_max=32, stable_images=2_000,
-                   fade_images=2_000, ema_decay=0.9, seed=0)
+    model = ProGAN(
+        image_shape=(8, 8, 1),
+        latent_dim=16,
+        channel_base=128,
+        channel_max=32,
+        stable_images=2_000,
+        fade_images=2_000,
+        ema_decay=0.9,
+        seed=0,
+    )
     model.compile()
     real = np.concatenate([batch.numpy() for batch in ds])
 

@@ -48,14 +48,42 @@ train(config, out, resume="--resume" in sys.argv, verbose=0, extra_callbacks=cal
 """
 
 CONFIG = dict(
-    architecture="dcgan", data="digits", image_size=8, epochs=3, batch_size=128, seed=5, deterministic=True,
+    architecture="dcgan",
+    data="digits",
+    image_size=8,
+    epochs=3,
+    batch_size=128,
+    seed=5,
+    deterministic=True,
     sample_every=10,
     model=dict(latent_dim=8, base_filters=8, ema_decay=0.9, augment="ada"),
 )
 # The same run through the command line.
-CLI_ARGS = ["train", "dcgan", "--data", "digits", "--image-size", "8", "--epochs", "3", "--batch-size", "128", "--seed", "5",
-            "--deterministic", "--sample-every", "10", "--set", "latent_dim=8", "--set", "base_filters=8",
-            "--set", "ema_decay=0.9", "--set", "augment=ada"]
+CLI_ARGS = [
+    "train",
+    "dcgan",
+    "--data",
+    "digits",
+    "--image-size",
+    "8",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "128",
+    "--seed",
+    "5",
+    "--deterministic",
+    "--sample-every",
+    "10",
+    "--set",
+    "latent_dim=8",
+    "--set",
+    "base_filters=8",
+    "--set",
+    "ema_decay=0.9",
+    "--set",
+    "augment=ada",
+]
 STEPS_PER_EPOCH = 1617 // 128  # digits' train split
 
 
@@ -80,8 +108,10 @@ def _state(path) -> dict[str, np.ndarray]:
     """Every variable a resumed run must get right: both networks, EMA, optimizers, seeds, ADA's p."""
     model = loading.load_model(path)
     # Keyed by position (paths get per-process suffixes like dense_3), named for the messages.
-    state = {f"model/{i}/{v.path.split('/', 1)[0].rstrip('_0123456789')}/{v.name}": v.numpy()
-             for i, v in enumerate(model.variables)}
+    state = {
+        f"model/{i}/{v.path.split('/', 1)[0].rstrip('_0123456789')}/{v.name}": v.numpy()
+        for i, v in enumerate(model.variables)
+    }
     for name in ("g_optimizer", "d_optimizer"):
         state.update({f"{name}/{i}": v.numpy() for i, v in enumerate(getattr(model, name).variables)})
     state["seed_generator"] = model.seed_generator.state.numpy()
@@ -98,9 +128,14 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted_run(tmp_path, op_det
     marker = tmp_path / "paused"
     crashed_dir = tmp_path / "crashed"
     # Epoch 2 of 3, batch 6 of 12: the process is killed in the middle of an epoch.
-    crashed = subprocess.Popen([sys.executable, str(child), json.dumps(CONFIG), str(crashed_dir),
-                                "--pause-at", "1", "5", str(marker)],
-                               env=_env(), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    crashed = subprocess.Popen(
+        [sys.executable, str(child), json.dumps(CONFIG), str(crashed_dir), "--pause-at", "1", "5", str(marker)],
+        env=_env(),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         train(TrainConfig(**CONFIG), tmp_path / "reference", verbose=0)  # uninterrupted, meanwhile
         deadline = time.monotonic() + 240
@@ -253,8 +288,15 @@ class _LearningRateBomb(keras.callbacks.Callback):
 
 
 def test_a_nan_loss_stops_training_naming_step_loss_and_cause_and_keeps_the_checkpoints(tmp_path):
-    config = TrainConfig(architecture="vanilla_gan", data="ring8", epochs=3, batch_size=500, seed=1, sample_every=10,
-                         model=dict(hidden_units=(16,)))
+    config = TrainConfig(
+        architecture="vanilla_gan",
+        data="ring8",
+        epochs=3,
+        batch_size=500,
+        seed=1,
+        sample_every=10,
+        model=dict(hidden_units=(16,)),
+    )
     with pytest.raises(errors.NonFiniteLossError) as error:
         train(config, tmp_path, verbose=0, extra_callbacks=[_LearningRateBomb()])
     message = str(error.value)

@@ -55,7 +55,10 @@ def test_runtime_matches_keras_generate_without_importing_tensorflow(exports, tm
     root, models = exports
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(tmp_path), str(root / "dcgan"), str(root / "cgan")],
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -73,7 +76,9 @@ def test_runtime_matches_keras_generate_without_importing_tensorflow(exports, tm
         assert raw.dtype == np.float32 and raw.shape == reference.shape == (11, 16, 16, 1)
         np.testing.assert_allclose(raw, reference, rtol=0, atol=1e-4)
         images = np.load(tmp_path / f"{name}_uint8.npy")
-        keras_images = models[name].generate(11, seed=4 if name == "dcgan" else 5, labels=None if name == "dcgan" else labels)
+        keras_images = models[name].generate(
+            11, seed=4 if name == "dcgan" else 5, labels=None if name == "dcgan" else labels
+        )
         assert images.dtype == np.uint8 and images.shape == (11, 16, 16, 1)
         assert np.max(np.abs(images.astype(int) - keras_images.astype(int))) <= 1
 
@@ -87,7 +92,12 @@ def test_onnx_generator_api_and_session_options(exports):
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert options.intra_op_num_threads == runtime.physical_cores() >= 1
-    assert runtime.OnnxGenerator(root / "dcgan" / "generator.onnx", threads=1).session.get_session_options().intra_op_num_threads == 1
+    assert (
+        runtime.OnnxGenerator(root / "dcgan" / "generator.onnx", threads=1)
+        .session.get_session_options()
+        .intra_op_num_threads
+        == 1
+    )
     # Default seed is 0; batching does not change the result; run() is the raw forward pass.
     np.testing.assert_array_equal(generator.generate(5), generator.generate(5, seed=0, batch_size=2))
     z = np.random.default_rng(0).standard_normal((5, 8), dtype=np.float32)
@@ -161,15 +171,28 @@ print(json.dumps({"code": code, "heavy": sorted({m.split(".")[0] for m in sys.mo
 """
 
 
-@pytest.mark.parametrize("name, options", [("dcgan-digits", []), ("cgan-digits", []), ("vanilla_gan-ring8", []),
-                                           ("stylegan-digits", ["--truncation", "0.7", "--noise-mode", "random"])])
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("dcgan-digits", []),
+        ("cgan-digits", []),
+        ("vanilla_gan-ring8", []),
+        ("stylegan-digits", ["--truncation", "0.7", "--noise-mode", "random"]),
+    ],
+)
 def test_cli_sample_of_every_generator_kind_runs_without_tensorflow(name, options, tmp_path):
     """`ganzoo sample NAME` (ONNX backend) never imports TensorFlow: that is what makes its cold start ~1 s."""
     from PIL import Image
 
     output = tmp_path / "samples.png"
-    result = subprocess.run([sys.executable, "-c", SAMPLE_SCRIPT, name, str(output), *options], capture_output=True,
-                            text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", SAMPLE_SCRIPT, name, str(output), *options],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
     assert Image.open(output).size[0] > 16

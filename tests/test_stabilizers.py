@@ -50,7 +50,9 @@ def _layer_types(network):
 
 
 def _check_ema(model):
-    pairs = [(e.numpy(), v.numpy()) for e, v in zip(model.ema_generator.weights, model.generator.weights) if v.trainable]
+    pairs = [
+        (e.numpy(), v.numpy()) for e, v in zip(model.ema_generator.weights, model.generator.weights) if v.trainable
+    ]
     assert pairs and any(not np.allclose(e, v) for e, v in pairs), "the EMA generator equals the live one"
     z = np.zeros((2, model.latent_dim), "float32")
     np.testing.assert_allclose(model(z).numpy(), model.ema_generator(z, training=False).numpy())
@@ -87,15 +89,25 @@ STABILIZERS = {
     "spectral_norm": (dict(spectral_norm=True, d_norm="none"), {}, None, _check_spectral),
     "hinge": (dict(spectral_norm=True, d_norm="none"), dict(loss="hinge"), None, None),
     "two_time_scale": (
-        {}, dict(g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5), d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5)),
-        None, _check_ttur,
+        {},
+        dict(g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.5), d_optimizer=keras.optimizers.Adam(4e-4, beta_1=0.5)),
+        None,
+        _check_ttur,
     ),
     "label_smoothing": (dict(label_smoothing=0.1), {}, None, None),
     "instance_noise": (dict(instance_noise=0.1), {}, None, None),
     "minibatch_std": (
-        dict(minibatch_std=True), {}, None, lambda m: MinibatchStdDev in _layer_types(m.discriminator) or pytest.fail("no MinibatchStdDev")
+        dict(minibatch_std=True),
+        {},
+        None,
+        lambda m: MinibatchStdDev in _layer_types(m.discriminator) or pytest.fail("no MinibatchStdDev"),
     ),
-    "diffaugment": (dict(augment="diffaugment"), {}, None, lambda m: isinstance(m.augmenter, augment.DiffAugment) or pytest.fail()),
+    "diffaugment": (
+        dict(augment="diffaugment"),
+        {},
+        None,
+        lambda m: isinstance(m.augmenter, augment.DiffAugment) or pytest.fail(),
+    ),
     "ada": (dict(augment="ada"), {}, _set_ada_p, _check_ada),
 }
 

@@ -1,6 +1,5 @@
 """StyleGAN2: modulated convolutions, training with its regularizers, truncation, mixing, export, projection."""
 
-
 import keras
 import numpy as np
 import pytest
@@ -25,8 +24,11 @@ TINY = dict(image_shape=(16, 16, 1), latent_dim=16, mapping_layers=2, channel_ba
 
 
 def _compile(model, **kwargs):
-    model.compile(g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99),
-                  d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99), **kwargs)
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99),
+        d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99),
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -149,8 +151,13 @@ def test_fit_runs_every_regularizer_and_tracks_w_avg(trained):
 
 def test_fit_in_graph_mode_with_lazy_regularizers():
     keras.utils.set_random_seed(1)
-    model = StyleGAN(**{**TINY, "image_shape": (8, 8, 1), "mapping_layers": 1}, r1_interval=2, pl_weight=2.0,
-                     pl_interval=3, augment="diffaugment")
+    model = StyleGAN(
+        **{**TINY, "image_shape": (8, 8, 1), "mapping_layers": 1},
+        r1_interval=2,
+        pl_weight=2.0,
+        pl_interval=3,
+        augment="diffaugment",
+    )
     _compile(model)
     history = model.fit(image_batches((8, 8, 1), n=48, batch_size=8), epochs=1, verbose=0).history
     for name in ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "pl_mean"):
@@ -163,7 +170,9 @@ def test_save_load_keeps_w_avg_pl_mean_and_samples(trained):
     loaded = keras.saving.load_model(path)
     np.testing.assert_array_equal(loaded.w_avg, model.w_avg)
     assert float(loaded.pl_mean.numpy()) == float(model.pl_mean.numpy())
-    np.testing.assert_array_equal(loaded.generate(3, seed=1, truncation_psi=0.7), model.generate(3, seed=1, truncation_psi=0.7))
+    np.testing.assert_array_equal(
+        loaded.generate(3, seed=1, truncation_psi=0.7), model.generate(3, seed=1, truncation_psi=0.7)
+    )
 
 
 # --------------------------------------------------------------------- inference
@@ -182,8 +191,10 @@ def test_truncation_psi_zero_returns_the_average_image(trained):
 def test_style_mixing_takes_coarse_layers_from_one_latent_and_fine_from_the_other(trained):
     model = trained[0]
     synthesis = model.parts().synthesis
-    probe = keras.Model(synthesis.inputs, [synthesis.get_layer("to_rgb_4").output, synthesis.get_layer("image_8").output,
-                                           synthesis.output])
+    probe = keras.Model(
+        synthesis.inputs,
+        [synthesis.get_layer("to_rgb_4").output, synthesis.get_layer("image_8").output, synthesis.output],
+    )
     ws = model.mapping_ws(latent_vectors(2, 16, 10))
     a, b = ws[:1], ws[1:]
     noise = model.noise_inputs(1)
@@ -201,11 +212,16 @@ def test_style_mixing_takes_coarse_layers_from_one_latent_and_fine_from_the_othe
     np.testing.assert_allclose(mixed[1], img_a[1], atol=1e-6)
     assert np.abs(mixed[2] - img_a[2]).max() > 1e-4 and np.abs(mixed[2] - img_b[2]).max() > 1e-4
     # generate(mix=...) builds exactly these styles; cutoffs at the ends give the pure images.
-    expected = model.synthesize(model.mix_styles(model.mapping_ws(latent_vectors(2, 16, 5)),
-                                                 model.mapping_ws(latent_vectors(2, 16, 6)), 4))
+    expected = model.synthesize(
+        model.mix_styles(model.mapping_ws(latent_vectors(2, 16, 5)), model.mapping_ws(latent_vectors(2, 16, 6)), 4)
+    )
     np.testing.assert_allclose(model.generate(2, seed=5, mix=6, mix_cutoff=4, raw=True), expected, atol=1e-6)
-    np.testing.assert_allclose(model.generate(2, seed=5, mix=6, mix_cutoff=6, raw=True), model.generate(2, seed=5, raw=True), atol=1e-6)
-    np.testing.assert_allclose(model.generate(2, seed=5, mix=6, mix_cutoff=0, raw=True), model.generate(2, seed=6, raw=True), atol=1e-6)
+    np.testing.assert_allclose(
+        model.generate(2, seed=5, mix=6, mix_cutoff=6, raw=True), model.generate(2, seed=5, raw=True), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        model.generate(2, seed=5, mix=6, mix_cutoff=0, raw=True), model.generate(2, seed=6, raw=True), atol=1e-6
+    )
 
 
 def test_noise_modes_and_call(trained):
@@ -215,7 +231,9 @@ def test_noise_modes_and_call(trained):
     random_a = model.generate(3, seed=7, noise_mode="random", raw=True)
     np.testing.assert_array_equal(random_a, model.generate(3, seed=7, noise_mode="random", raw=True))
     # Another batch split gives the same noise per sample; float32 kernels may differ by ~1e-6 per batch size.
-    np.testing.assert_allclose(model.generate(3, seed=7, noise_mode="random", raw=True, batch_size=2), random_a, atol=1e-5)
+    np.testing.assert_allclose(
+        model.generate(3, seed=7, noise_mode="random", raw=True, batch_size=2), random_a, atol=1e-5
+    )
     # Explicit noise inputs: the random mode is the documented numpy recipe.
     feed = {"z": z, **dict(zip(model.noise_names, noise_maps(3, model.noise_resolutions, 7)))}
     np.testing.assert_allclose(model(feed).numpy(), random_a, atol=1e-6)
@@ -244,10 +262,19 @@ def test_export_parity_for_mapping_synthesis_and_generator(trained, tmp_path):
     # The TensorFlow-free runtime reproduces generate() with truncation, every noise mode and mixing.
     generator = runtime.load(tmp_path / "export")
     assert isinstance(generator, runtime.OnnxStyleGenerator) and generator.noise_names == model.noise_names
-    for options in ({}, {"truncation_psi": 0.5}, {"noise_mode": "random"}, {"noise_mode": "none", "mix": 3},
-                    {"mix": 5, "mix_cutoff": 1, "truncation_psi": 0.7}):
-        np.testing.assert_allclose(generator.generate(5, seed=2, raw=True, batch_size=2, **options),
-                                   model.generate(5, seed=2, raw=True, **options), atol=1e-4, err_msg=str(options))
+    for options in (
+        {},
+        {"truncation_psi": 0.5},
+        {"noise_mode": "random"},
+        {"noise_mode": "none", "mix": 3},
+        {"mix": 5, "mix_cutoff": 1, "truncation_psi": 0.7},
+    ):
+        np.testing.assert_allclose(
+            generator.generate(5, seed=2, raw=True, batch_size=2, **options),
+            model.generate(5, seed=2, raw=True, **options),
+            atol=1e-4,
+            err_msg=str(options),
+        )
     with pytest.raises(ValueError, match="mix must be a seed or an array of shape"):
         generator.generate(2, mix=np.zeros((3, 16), np.float32))
     with pytest.raises(ValueError, match="noise_mode must be one of"):

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from conftest import small_model
 
-from ganzoo import errors
 import ganzoo
+from ganzoo import errors
 from ganzoo.deploy import runtime, zoo
 from ganzoo.deploy.exporter import verify_parity
 from ganzoo.deploy.loading import load_model
@@ -257,7 +257,10 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     np.testing.assert_array_equal(model.generate(4, seed=3), saved[2])
     assert server.requests == ["/tiny.keras"]
     folder = tmp_path / "cache" / "remote-tiny" / digest[:16]
-    assert files_under(tmp_path / "cache") == [f"remote-tiny/{digest[:16]}/card.json", f"remote-tiny/{digest[:16]}/model.keras"]
+    assert files_under(tmp_path / "cache") == [
+        f"remote-tiny/{digest[:16]}/card.json",
+        f"remote-tiny/{digest[:16]}/model.keras",
+    ]
 
     server.stop()  # the cache answers from now on
     assert zoo.path("remote-tiny") == folder
@@ -342,7 +345,9 @@ def test_archive_entry_from_a_pointer_card(server, zoo_dir, saved, tmp_path, arc
     assert files_under(folder) == ["card.json", "model.keras"]
     assert zoo.verify(folder)["files"] == {"model.keras": sha256(saved[0])}
     assert sha256(folder / "model.keras") == sha256(saved[0])
-    assert files_under(tmp_path / "cache") == [f"dcgan-packed/{sha256(archive)[:16]}/{f}" for f in ("card.json", "model.keras")]
+    assert files_under(tmp_path / "cache") == [
+        f"dcgan-packed/{sha256(archive)[:16]}/{f}" for f in ("card.json", "model.keras")
+    ]
     server.stop()
     assert zoo.path("dcgan-packed", offline=True) == folder
 
@@ -405,7 +410,7 @@ def _zip_symlink() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zipped:
         info = zipfile.ZipInfo("link")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         zipped.writestr(info, "/etc/passwd")
     return buffer.getvalue()
 
@@ -472,7 +477,12 @@ def test_wheel_ships_the_exported_folder(tmp_path):
     probe = "import ganzoo.deploy.zoo as z; print(z.bundled_dir()); print(z.list_models())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("GANZOO_")}
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path, env={**env, "PYTHONPATH": str(site)}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.split("\n")[:2] == [str(site / "ganzoo" / "_exported"), "['demo-entry']"]
@@ -506,5 +516,9 @@ def test_every_bundled_entry_exports_with_parity_and_samples_at_once(name):
         labels = np.arange(4) % model.num_classes if model.is_conditional else None
         samples = model.generate(4, seed=0, labels=labels)
         assert samples.shape[0] == 4 and np.all(np.isfinite(samples))
-        np.testing.assert_allclose(exported.generate(4, seed=0, labels=labels, raw=True),
-                                   model.generate(4, seed=0, labels=labels, raw=True), rtol=0, atol=1e-4)
+        np.testing.assert_allclose(
+            exported.generate(4, seed=0, labels=labels, raw=True),
+            model.generate(4, seed=0, labels=labels, raw=True),
+            rtol=0,
+            atol=1e-4,
+        )

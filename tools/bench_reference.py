@@ -35,8 +35,13 @@ BETA_1 = 0.5
 
 
 # ----------------------------------------------------------------------------------- Keras
-def keras_networks(image_size: int = 28, channels: int = 1, latent_dim: int = LATENT_DIM,
-                   base_filters: int = BASE_FILTERS, fused_bn: bool = False):
+def keras_networks(
+    image_size: int = 28,
+    channels: int = 1,
+    latent_dim: int = LATENT_DIM,
+    base_filters: int = BASE_FILTERS,
+    fused_bn: bool = False,
+):
     """(generator, discriminator) as plain functional Keras models; ``fused_bn`` swaps in :class:`FusedBatchNorm`."""
     import keras
 
@@ -90,22 +95,32 @@ def _fused_batch_norm_class():
             features = int(input_shape[-1])
             self.gamma = self.add_weight(shape=(features,), initializer="ones", name="gamma")
             self.beta = self.add_weight(shape=(features,), initializer="zeros", name="beta")
-            self.moving_mean = self.add_weight(shape=(features,), initializer="zeros", trainable=False, name="moving_mean")
-            self.moving_variance = self.add_weight(shape=(features,), initializer="ones", trainable=False,
-                                                   name="moving_variance")
+            self.moving_mean = self.add_weight(
+                shape=(features,), initializer="zeros", trainable=False, name="moving_mean"
+            )
+            self.moving_variance = self.add_weight(
+                shape=(features,), initializer="ones", trainable=False, name="moving_variance"
+            )
 
         def call(self, inputs, training=False):
             shape = tf.shape(inputs)
             x = inputs if inputs.shape.rank == 4 else tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]])
             if training:
                 y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-                    x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
+                    x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True
+                )
                 self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
                 self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
             else:
                 y, _, _ = tf.compat.v1.nn.fused_batch_norm(
-                    x, self.gamma, self.beta, mean=self.moving_mean, variance=self.moving_variance,
-                    epsilon=self.epsilon, is_training=False)
+                    x,
+                    self.gamma,
+                    self.beta,
+                    mean=self.moving_mean,
+                    variance=self.moving_variance,
+                    epsilon=self.epsilon,
+                    is_training=False,
+                )
             return y if inputs.shape.rank == 4 else tf.reshape(y, shape)
 
         def compute_output_shape(self, input_shape):
@@ -128,8 +143,15 @@ class _LazyFusedBatchNorm:
 FusedBatchNorm = _LazyFusedBatchNorm()
 
 
-def make_keras_dcgan(image_size: int = 28, channels: int = 1, latent_dim: int = LATENT_DIM,
-                     base_filters: int = BASE_FILTERS, fused_bn: bool = False, jit_compile=False, seed: int = 1337):
+def make_keras_dcgan(
+    image_size: int = 28,
+    channels: int = 1,
+    latent_dim: int = LATENT_DIM,
+    base_filters: int = BASE_FILTERS,
+    fused_bn: bool = False,
+    jit_compile=False,
+    seed: int = 1337,
+):
     """A compiled :class:`KerasDCGAN` (the keras-io DCGAN example's structure, ganzoo's networks)."""
     import keras
     import tensorflow as tf
@@ -203,8 +225,9 @@ def keras_dataset(images: np.ndarray, batch_size: int = 64, seed: int = 0):
 
 
 # --------------------------------------------------------------------------------- PyTorch
-def torch_networks(image_size: int = 28, channels: int = 1, latent_dim: int = LATENT_DIM,
-                   base_filters: int = BASE_FILTERS):
+def torch_networks(
+    image_size: int = 28, channels: int = 1, latent_dim: int = LATENT_DIM, base_filters: int = BASE_FILTERS
+):
     """(generator, discriminator) as ``torch.nn`` modules, NCHW."""
     import torch
     from torch import nn
@@ -250,8 +273,15 @@ class TorchTrainer:
     TensorFlow graphs after pruning); Adam uses PyTorch's fused CPU kernel when available.
     """
 
-    def __init__(self, images: np.ndarray, batch_size: int = 64, latent_dim: int = LATENT_DIM,
-                 base_filters: int = BASE_FILTERS, threads: int | None = None, seed: int = 0):
+    def __init__(
+        self,
+        images: np.ndarray,
+        batch_size: int = 64,
+        latent_dim: int = LATENT_DIM,
+        base_filters: int = BASE_FILTERS,
+        threads: int | None = None,
+        seed: int = 0,
+    ):
         import torch
 
         self.threads = int(threads) if threads else torch.get_num_threads()
@@ -303,7 +333,7 @@ class TorchTrainer:
         started = time.perf_counter()
         order = torch.randperm(len(self.images), generator=self.generator)
         for i in range(self.steps_per_epoch):
-            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            index = order[i * self.batch_size : (i + 1) * self.batch_size]
             d_loss, g_loss = self.step(self.images[index])
         float(d_loss.detach()), float(g_loss.detach())  # losses reach Python once per epoch, as fit's logs do
         return time.perf_counter() - started

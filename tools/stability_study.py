@@ -37,6 +37,7 @@ LATENT = 16
 BATCH = 256
 NUM_SAMPLES = 2_500
 
+
 def configs(lr: float = 1e-3) -> dict[str, tuple[dict, str, tuple, tuple, str]]:
     """name: (model kwargs, loss, G Adam (lr, beta_1, beta_2), D Adam, description), around a base learning rate.
 
@@ -51,17 +52,47 @@ def configs(lr: float = 1e-3) -> dict[str, tuple[dict, str, tuple, tuple, str]]:
         "least_squares": ({}, "least_squares", adam, adam, "LSGAN loss (Mao et al. 2017)"),
         "hinge_sn": (dict(spectral_norm=True), "hinge", adam, adam, "hinge loss + spectral norm on D (SNGAN)"),
         "wgan_gp": (
-            dict(gp_weight=10.0, d_steps=5), "wasserstein", (lr / 2, 0.0, 0.9), (lr / 2, 0.0, 0.9),
+            dict(gp_weight=10.0, d_steps=5),
+            "wasserstein",
+            (lr / 2, 0.0, 0.9),
+            (lr / 2, 0.0, 0.9),
             f"Wasserstein + gradient penalty 10, 5 D steps per G step, Adam({lr / 2:g}, 0, 0.9) (Gulrajani et al. 2017)",
         ),
-        "r1": (dict(r1_gamma=1.0), "non_saturating", adam, adam, "non-saturating + R1 penalty, gamma 1 (Mescheder et al. 2018)"),
-        "instance_noise": (dict(instance_noise=0.05), "non_saturating", adam, adam,
-                           "non-saturating + Gaussian noise of std 0.05 on D's inputs (real and fake)"),
-        "label_smoothing": (dict(label_smoothing=0.1), "non_saturating", adam, adam,
-                            "non-saturating + one-sided label smoothing (real target 0.9)"),
-        "ema": (dict(ema_decay=0.999), "non_saturating", adam, adam, "non-saturating; samples from an EMA (0.999) of G's weights"),
-        "ttur": ({}, "non_saturating", (lr / 2, 0.5, 0.999), (2 * lr, 0.5, 0.999),
-                 f"non-saturating, two time-scale lr: G {lr / 2:g}, D {2 * lr:g}"),
+        "r1": (
+            dict(r1_gamma=1.0),
+            "non_saturating",
+            adam,
+            adam,
+            "non-saturating + R1 penalty, gamma 1 (Mescheder et al. 2018)",
+        ),
+        "instance_noise": (
+            dict(instance_noise=0.05),
+            "non_saturating",
+            adam,
+            adam,
+            "non-saturating + Gaussian noise of std 0.05 on D's inputs (real and fake)",
+        ),
+        "label_smoothing": (
+            dict(label_smoothing=0.1),
+            "non_saturating",
+            adam,
+            adam,
+            "non-saturating + one-sided label smoothing (real target 0.9)",
+        ),
+        "ema": (
+            dict(ema_decay=0.999),
+            "non_saturating",
+            adam,
+            adam,
+            "non-saturating; samples from an EMA (0.999) of G's weights",
+        ),
+        "ttur": (
+            {},
+            "non_saturating",
+            (lr / 2, 0.5, 0.999),
+            (2 * lr, 0.5, 0.999),
+            f"non-saturating, two time-scale lr: G {lr / 2:g}, D {2 * lr:g}",
+        ),
     }
 
 
@@ -83,9 +114,13 @@ def run_one(job: dict) -> dict:
     model_kwargs, loss, g_adam, d_adam, _ = configs(job["lr"])[name]
     keras.utils.set_random_seed(seed)
     train = data.load(dataset, batch_size=BATCH, seed=seed).repeat()
-    model = ganzoo.create("vanilla_gan", data_shape=(2,), latent_dim=LATENT, hidden_units=HIDDEN, seed=seed, **model_kwargs)
+    model = ganzoo.create(
+        "vanilla_gan", data_shape=(2,), latent_dim=LATENT, hidden_units=HIDDEN, seed=seed, **model_kwargs
+    )
     adam = lambda lr, b1, b2: keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2)  # noqa: E731
-    model.compile(g_optimizer=adam(*g_adam), d_optimizer=adam(*d_adam), loss=loss, steps_per_execution=job["steps_per_execution"])
+    model.compile(
+        g_optimizer=adam(*g_adam), d_optimizer=adam(*d_adam), loss=loss, steps_per_execution=job["steps_per_execution"]
+    )
     started = time.time()
     history = model.fit(train, epochs=1, steps_per_epoch=steps, verbose=0).history
     seconds = time.time() - started
@@ -172,12 +207,17 @@ def plot(results: list[dict], dataset: str, configs, seeds, path: Path) -> None:
             points = np.asarray(run["points"])
             ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.3, c="tab:blue", rasterized=True)
             ax.scatter(modes[:, 0], modes[:, 1], s=18, marker="x", c="tab:red", linewidths=1)
-            ax.set_title(f"{run['modes_covered']}/{run['num_modes']} modes, {100 * run['high_quality_fraction']:.0f}% hq", fontsize=7)
+            ax.set_title(
+                f"{run['modes_covered']}/{run['num_modes']} modes, {100 * run['high_quality_fraction']:.0f}% hq",
+                fontsize=7,
+            )
             if row == 0:
                 ax.text(0.5, 1.22, name, transform=ax.transAxes, ha="center", fontsize=9, weight="bold")
             if col == 0:
                 ax.set_ylabel(f"seed {seed}", fontsize=8)
-    fig.suptitle(f"vanilla_gan on {dataset}: {NUM_SAMPLES} samples (blue) over the true modes (red x)", fontsize=10, y=1.0)
+    fig.suptitle(
+        f"vanilla_gan on {dataset}: {NUM_SAMPLES} samples (blue) over the true modes (red x)", fontsize=10, y=1.0
+    )
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=72, bbox_inches="tight")
@@ -198,9 +238,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     jobs = [
-        dict(dataset=d, config=c, seed=s, steps=args.steps, lr=args.lr,
-             steps_per_execution=min(args.steps_per_execution, args.steps))
-        for d in args.datasets for c in args.configs for s in args.seeds
+        dict(
+            dataset=d,
+            config=c,
+            seed=s,
+            steps=args.steps,
+            lr=args.lr,
+            steps_per_execution=min(args.steps_per_execution, args.steps),
+        )
+        for d in args.datasets
+        for c in args.configs
+        for s in args.seeds
     ]
     jobs.sort(key=lambda j: -_COST.get(j["config"], 1.0))  # longest first: the workers finish together
     started = time.time()
@@ -209,9 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     with context.Pool(args.workers, initializer=_init_worker, initargs=(1,)) as pool:
         for result in pool.imap_unordered(run_one, jobs):
             results.append(result)
-            print(f"[{time.time() - started:6.0f}s] {result['dataset']:7s} {result['config']:16s} seed {result['seed']}: "
-                  f"{result['modes_covered']:2d}/{result['num_modes']} modes, "
-                  f"{100 * result['high_quality_fraction']:5.1f}% high quality ({result['train_seconds']:.0f}s)", flush=True)
+            print(
+                f"[{time.time() - started:6.0f}s] {result['dataset']:7s} {result['config']:16s} seed {result['seed']}: "
+                f"{result['modes_covered']:2d}/{result['num_modes']} modes, "
+                f"{100 * result['high_quality_fraction']:5.1f}% high quality ({result['train_seconds']:.0f}s)",
+                flush=True,
+            )
         pool.close()
         pool.join()
     wall = time.time() - started
@@ -232,8 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = [{k: v for k, v in r.items() if k != "points"} for r in results]  # the samples are in the plots
     (args.out / "results.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=1))
     summary = table + "\n\n" + "\n".join(f"Best on {d}: **{b}**" for d, b in best.items())
-    summary += (f"\n\nWall time: {wall / 60:.1f} min for {len(jobs)} runs on {args.workers} workers ({os.cpu_count()} CPUs); "
-                f"the workers used {cpu / 60:.1f} CPU-minutes.\n")
+    summary += (
+        f"\n\nWall time: {wall / 60:.1f} min for {len(jobs)} runs on {args.workers} workers ({os.cpu_count()} CPUs); "
+        f"the workers used {cpu / 60:.1f} CPU-minutes.\n"
+    )
     (args.out / "table.md").write_text(summary)
     for dataset in args.datasets:
         plot(results, dataset, args.configs, args.seeds, args.img / f"stability_{dataset}.png")

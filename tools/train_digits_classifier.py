@@ -39,8 +39,15 @@ def load_split(split: str, image_size: int):
 
     from ganzoo.data import datasets as data
 
-    ds = data.load("digits", split=split, with_labels=True, image_size=image_size, batch_size=256,
-                   shuffle=False, drop_remainder=False)
+    ds = data.load(
+        "digits",
+        split=split,
+        with_labels=True,
+        image_size=image_size,
+        batch_size=256,
+        shuffle=False,
+        drop_remainder=False,
+    )
     images, labels = zip(*((x, y) for x, y in ds.as_numpy_iterator()))
     return np.concatenate(images), np.concatenate(labels)
 
@@ -66,8 +73,9 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.time()
     x_train, y_train = load_split("train", args.image_size)
     x_test, y_test = load_split("test", args.image_size)
-    model = metrics.train_digits_classifier(x_train, y_train, epochs=args.epochs, seed=args.seed,
-                                            batch_size=args.batch_size)
+    model = metrics.train_digits_classifier(
+        x_train, y_train, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size
+    )
     train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     predicted = model.predict(x_test, verbose=0).argmax(axis=1)
@@ -85,7 +93,9 @@ def main(argv: list[str] | None = None) -> dict:
     digest = sha256_file(model_file)
 
     try:
-        command_args = [str(Path(sys.argv[0]).resolve().relative_to(REPO))] + list(argv if argv is not None else sys.argv[1:])
+        command_args = [str(Path(sys.argv[0]).resolve().relative_to(REPO))] + list(
+            argv if argv is not None else sys.argv[1:]
+        )
     except ValueError:
         command_args = [sys.argv[0]] + list(argv if argv is not None else sys.argv[1:])
     command = " ".join(["python", *command_args])
@@ -100,10 +110,12 @@ def main(argv: list[str] | None = None) -> dict:
     data_info = {
         "dataset": "digits",
         "description": "scikit-learn's 1797 handwritten digits (8x8, 10 classes), as loaded by "
-                       f"ganzoo.data.load('digits', image_size={args.image_size}): bilinear (antialiased) upscaling "
-                       "to 16x16, values in [-1, 1]",
-        "train_split": "train", "n_train": int(len(y_train)),
-        "test_split": "test", "n_test": int(len(y_test)),
+        f"ganzoo.data.load('digits', image_size={args.image_size}): bilinear (antialiased) upscaling "
+        "to 16x16, values in [-1, 1]",
+        "train_split": "train",
+        "n_train": int(len(y_train)),
+        "test_split": "test",
+        "n_test": int(len(y_test)),
         "split": "stratified 90/10, fixed split seed (ganzoo.data)",
         "image_shape": [args.image_size, args.image_size, 1],
     }
@@ -111,9 +123,14 @@ def main(argv: list[str] | None = None) -> dict:
         "name": args.out.name,
         "purpose": PURPOSE,
         "architecture": "digits_cnn",
-        "config": {"builder": f"ganzoo.metrics.build_digits_classifier(image_size={args.image_size})",
-                   "feature_layer": "features", "feature_dim": 128, "num_classes": 10,
-                   "input_shape": [args.image_size, args.image_size, 1], "keras_model_name": bare.name},
+        "config": {
+            "builder": f"ganzoo.metrics.build_digits_classifier(image_size={args.image_size})",
+            "feature_layer": "features",
+            "feature_dim": 128,
+            "num_classes": 10,
+            "input_shape": [args.image_size, args.image_size, 1],
+            "keras_model_name": bare.name,
+        },
         "sha256": digest,
         "files": {"model.keras": digest},
         "test_accuracy": float(test_accuracy),
@@ -126,29 +143,42 @@ def main(argv: list[str] | None = None) -> dict:
         "created": now.date().isoformat(),
         "versions": versions,
         "training": {
-            "command": command, "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-            "optimizer": "Adam(1e-3)", "loss": "sparse_categorical_crossentropy",
+            "command": command,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "seed": args.seed,
+            "optimizer": "Adam(1e-3)",
+            "loss": "sparse_categorical_crossentropy",
             "deterministic": "keras.utils.set_random_seed(seed) + tf.config.experimental.enable_op_determinism()",
-            "wall_time_s": round(seconds, 1), "hardware": platform.machine() + " CPU",
+            "wall_time_s": round(seconds, 1),
+            "hardware": platform.machine() + " CPU",
         },
         "metrics": {
-            "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
-            "protocol": {"split": "test", "n": int(len(y_test)), "selection": "none (fixed epochs; the test "
-                         "split is only used for this report)"},
+            "test_accuracy": float(test_accuracy),
+            "test_loss": float(test_loss),
+            "protocol": {
+                "split": "test",
+                "n": int(len(y_test)),
+                "selection": "none (fixed epochs; the test split is only used for this report)",
+            },
         },
         "license": "Apache-2.0 (weights); the data is scikit-learn's digits (UCI optical digits, CC BY 4.0)",
         "intended_use": f"{PURPOSE}: ganzoo.evaluation.digits_classifier().",
         "limitations": "Trained on 1,617 8x8 digits upscaled to 16x16; features are only meaningful for "
-                       "16x16-like grayscale digit images in [-1, 1]. FID/KID computed with it are comparable "
-                       "only with numbers computed with this exact file (its sha256) and the same sample sizes; "
-                       "never with Inception-based FIDs.",
-        "sizes": {"bytes": {"model.keras": model_file.stat().st_size},
-                  "total_bytes": model_file.stat().st_size,
-                  "parameters": {"total": int(bare.count_params())}},
+        "16x16-like grayscale digit images in [-1, 1]. FID/KID computed with it are comparable "
+        "only with numbers computed with this exact file (its sha256) and the same sample sizes; "
+        "never with Inception-based FIDs.",
+        "sizes": {
+            "bytes": {"model.keras": model_file.stat().st_size},
+            "total_bytes": model_file.stat().st_size,
+            "parameters": {"total": int(bare.count_params())},
+        },
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
-    print(f"test accuracy {test_accuracy:.4f} (train {train_accuracy:.4f}) on {len(y_test)} held-out digits; "
-          f"{model_file} ({model_file.stat().st_size} bytes, sha256 {digest}); {seconds:.0f} s")
+    print(
+        f"test accuracy {test_accuracy:.4f} (train {train_accuracy:.4f}) on {len(y_test)} held-out digits; "
+        f"{model_file} ({model_file.stat().st_size} bytes, sha256 {digest}); {seconds:.0f} s"
+    )
     return card
 
 

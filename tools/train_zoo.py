@@ -59,111 +59,205 @@ DIGITS_LICENSE = "Apache-2.0 (weights); training data: scikit-learn digits (UCI 
 PHOTOS_LICENSE = "Apache-2.0 (weights); training data: scikit-image's sample photos (see skimage.data for each license)"
 
 # SRResNet learning a residual over bicubic upscaling (upsample_skip), no batch norm in G; a small D head.
-SRGAN_X2 = dict(scale=2, filters=32, res_blocks=4, g_norm="none", upsample_skip="bicubic", d_base_filters=16,
-                d_dense_units=64, content_loss="discriminator")
+SRGAN_X2 = dict(
+    scale=2,
+    filters=32,
+    res_blocks=4,
+    g_norm="none",
+    upsample_skip="bicubic",
+    d_base_filters=16,
+    d_dense_units=64,
+    content_loss="discriminator",
+)
 
 RECIPES: dict[str, dict] = {
     "dcgan-digits": dict(
-        phases=[TrainConfig(
-            architecture="dcgan", data="digits", epochs=300, batch_size=64, seed=0,
-            model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="dcgan",
+                data="digits",
+                epochs=300,
+                batch_size=64,
+                seed=0,
+                model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+            )
+        ],
         description="DCGAN generating 16x16 handwritten digits (scikit-learn digits).",
         intended_use="Demonstrations, tests and teaching; a baseline for GAN research on small images.",
-        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+        limitations=DIGITS_LIMITS,
+        license=DIGITS_LICENSE,
     ),
     "cgan-digits": dict(
-        phases=[TrainConfig(
-            architecture="cgan", data="digits", epochs=300, batch_size=64, seed=0,
-            model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="cgan",
+                data="digits",
+                epochs=300,
+                batch_size=64,
+                seed=0,
+                model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+            )
+        ],
         description="Class-conditional GAN (projection discriminator) generating a requested digit 0-9 at 16x16.",
         intended_use="Demonstrations of class-conditional generation; conditional-GAN baselines on small images.",
-        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+        limitations=DIGITS_LIMITS,
+        license=DIGITS_LICENSE,
     ),
     "vanilla_gan-ring8": dict(
-        phases=[TrainConfig(
-            architecture="vanilla_gan", data="ring8", epochs=100, batch_size=256, seed=0,
-            g_learning_rate=1e-3, d_learning_rate=1e-3,
-            model=dict(latent_dim=16, hidden_units=(128, 128, 128), r1_gamma=1.0),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="vanilla_gan",
+                data="ring8",
+                epochs=100,
+                batch_size=256,
+                seed=0,
+                g_learning_rate=1e-3,
+                d_learning_rate=1e-3,
+                model=dict(latent_dim=16, hidden_units=(128, 128, 128), r1_gamma=1.0),
+            )
+        ],
         description="The original MLP GAN on 8 Gaussians on a ring (radius 2, std 0.02): the mode-collapse benchmark. "
-                    "Non-saturating loss with an R1 penalty (gamma 1), the best configuration of docs/STABILITY.md, "
-                    "trained twice as long as the study's runs.",
+        "Non-saturating loss with an R1 penalty (gamma 1), the best configuration of docs/STABILITY.md, "
+        "trained twice as long as the study's runs.",
         intended_use="Studying mode collapse and stabilizers; a reference point for the 2-D benchmark.",
         limitations="Generates 2-D points only; its quality numbers are for this toy distribution.",
         license="Apache-2.0",
     ),
     "vanilla_gan-grid25": dict(
-        phases=[TrainConfig(
-            architecture="vanilla_gan", data="grid25", epochs=100, batch_size=256, seed=0,
-            g_learning_rate=5e-4, d_learning_rate=2e-3,
-            model=dict(latent_dim=16, hidden_units=(128, 128, 128)),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="vanilla_gan",
+                data="grid25",
+                epochs=100,
+                batch_size=256,
+                seed=0,
+                g_learning_rate=5e-4,
+                d_learning_rate=2e-3,
+                model=dict(latent_dim=16, hidden_units=(128, 128, 128)),
+            )
+        ],
         description="The original MLP GAN on 25 Gaussians on a 5x5 grid (std 0.05). Two time-scale learning rates "
-                    "(G 5e-4, D 2e-3), the best configuration of docs/STABILITY.md, trained twice as long as the "
-                    "study's runs.",
+        "(G 5e-4, D 2e-3), the best configuration of docs/STABILITY.md, trained twice as long as the "
+        "study's runs.",
         intended_use="Studying mode collapse and stabilizers; a reference point for the 2-D benchmark.",
         limitations="Generates 2-D points only; it covers only part of the grid (see its metrics).",
         license="Apache-2.0",
     ),
     "progan-digits": dict(
-        phases=[TrainConfig(
-            architecture="progan", data="digits", epochs=120, batch_size=64, seed=0,
-            model=dict(latent_dim=64, channel_base=512, channel_max=64, stable_images=24_000, fade_images=24_000,
-                       ema_decay=0.995),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="progan",
+                data="digits",
+                epochs=120,
+                batch_size=64,
+                seed=0,
+                model=dict(
+                    latent_dim=64,
+                    channel_base=512,
+                    channel_max=64,
+                    stable_images=24_000,
+                    fade_images=24_000,
+                    ema_decay=0.995,
+                ),
+            )
+        ],
         description="Progressive GAN grown 4x4 -> 8x8 -> 16x16 inside one fit (equalized learning rate, pixel norm, "
-                    "minibatch stddev, WGAN-GP with the drift term, the paper's Adam), EMA generator.",
+        "minibatch stddev, WGAN-GP with the drift term, the paper's Adam), EMA generator.",
         intended_use="Demonstrating progressive growing; a small ProGAN to inspect or fine-tune.",
-        limitations=DIGITS_LIMITS, license=DIGITS_LICENSE,
+        limitations=DIGITS_LIMITS,
+        license=DIGITS_LICENSE,
     ),
     "stylegan-digits": dict(
-        phases=[TrainConfig(
-            architecture="stylegan", data="digits", epochs=60, batch_size=32, seed=0,
-            g_learning_rate=2e-4, d_learning_rate=2e-4, beta_1=0.5, beta_2=0.999,  # as trained (pre-paper default)
-            model=dict(latent_dim=64, mapping_layers=4, channel_base=512, channel_max=64, augment="diffaugment"),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="stylegan",
+                data="digits",
+                epochs=60,
+                batch_size=32,
+                seed=0,
+                g_learning_rate=2e-4,
+                d_learning_rate=2e-4,
+                beta_1=0.5,
+                beta_2=0.999,  # as trained (pre-paper default)
+                model=dict(latent_dim=64, mapping_layers=4, channel_base=512, channel_max=64, augment="diffaugment"),
+            )
+        ],
         description="StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA, "
-                    "w_avg for truncation) on the 16x16 digits, with DiffAugment.",
+        "w_avg for truncation) on the 16x16 digits, with DiffAugment.",
         intended_use="Demonstrating truncation, style mixing, interpolation and projection on a small model.",
         limitations="Undertrained: 3,000 steps on 2 CPU cores, far from StyleGAN quality (FID 102 against 18 for "
-                    "dcgan-digits in the same features); its samples are rough, digit-like shapes. A demonstration of "
-                    "the StyleGAN machinery, not a generator to use for its images. " + DIGITS_LIMITS,
+        "dcgan-digits in the same features); its samples are rough, digit-like shapes. A demonstration of "
+        "the StyleGAN machinery, not a generator to use for its images. " + DIGITS_LIMITS,
         license=DIGITS_LICENSE,
     ),
     "pix2pix-colorize": dict(
-        phases=[TrainConfig(
-            architecture="pix2pix", data="skimage:colorize", epochs=8, batch_size=16, image_size=32, seed=0,
-            model=dict(base_filters=8, d_base_filters=8),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="pix2pix",
+                data="skimage:colorize",
+                epochs=8,
+                batch_size=16,
+                image_size=32,
+                seed=0,
+                model=dict(base_filters=8, d_base_filters=8),
+            )
+        ],
         description="pix2pix colourizing 32x32 grayscale (BT.601 luma) photo patches (U-Net G, PatchGAN D, L1 x 100).",
         intended_use="Demonstrating paired image-to-image translation; a starting point for fine-tuning on paired folders.",
-        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
+        limitations=PHOTO_LIMITS,
+        license=PHOTOS_LICENSE,
     ),
     "cyclegan-hue": dict(
-        phases=[TrainConfig(
-            architecture="cyclegan", data="skimage:hue", epochs=4, batch_size=8, image_size=32, seed=0,
-            model=dict(base_filters=16, res_blocks=3, d_base_filters=16),
-        )],
+        phases=[
+            TrainConfig(
+                architecture="cyclegan",
+                data="skimage:hue",
+                epochs=4,
+                batch_size=8,
+                image_size=32,
+                seed=0,
+                model=dict(base_filters=16, res_blocks=3, d_base_filters=16),
+            )
+        ],
         description="CycleGAN between photo patches and the same kind of patches with their hue turned a quarter "
-                    "(unpaired draws), 32x32; ResNet generators, PatchGAN discriminators, cycle and identity losses.",
+        "(unpaired draws), 32x32; ResNet generators, PatchGAN discriminators, cycle and identity losses.",
         intended_use="Demonstrating unpaired translation with a known ground truth (the hue shift) to measure it by.",
-        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
+        limitations=PHOTO_LIMITS,
+        license=PHOTOS_LICENSE,
     ),
     "srgan-x2": dict(
         phases=[
-            TrainConfig(architecture="srgan", data="skimage:sr", epochs=8, batch_size=16, image_size=32, seed=0,
-                        g_learning_rate=1e-3, model=SRGAN_X2, compile=dict(phase="mse")),
-            TrainConfig(architecture="srgan", data="skimage:sr", epochs=2, batch_size=16, image_size=32, seed=1,
-                        g_learning_rate=1e-4, d_learning_rate=1e-4, model=SRGAN_X2,
-                        compile=dict(phase="adversarial"), init_from="{previous}"),
+            TrainConfig(
+                architecture="srgan",
+                data="skimage:sr",
+                epochs=8,
+                batch_size=16,
+                image_size=32,
+                seed=0,
+                g_learning_rate=1e-3,
+                model=SRGAN_X2,
+                compile=dict(phase="mse"),
+            ),
+            TrainConfig(
+                architecture="srgan",
+                data="skimage:sr",
+                epochs=2,
+                batch_size=16,
+                image_size=32,
+                seed=1,
+                g_learning_rate=1e-4,
+                d_learning_rate=1e-4,
+                model=SRGAN_X2,
+                compile=dict(phase="adversarial"),
+                init_from="{previous}",
+            ),
         ],
         description="SRGAN x2: SRResNet (a residual over bicubic) pre-trained with pixel MSE, then adversarial "
-                    "training with the discriminator-feature content loss (offline; VGG19 needs ImageNet weights). "
-                    "metrics.phases holds the SRResNet (MSE phase) numbers too.",
+        "training with the discriminator-feature content loss (offline; VGG19 needs ImageNet weights). "
+        "metrics.phases holds the SRResNet (MSE phase) numbers too.",
         intended_use="Demonstrating super-resolution and tiled upscaling (`ganzoo upscale`).",
-        limitations=PHOTO_LIMITS, license=PHOTOS_LICENSE,
+        limitations=PHOTO_LIMITS,
+        license=PHOTOS_LICENSE,
     ),
 }
 
@@ -203,8 +297,10 @@ def build(name: str, reuse_run: bool = False) -> dict:
     if model.data_kind != "images":
         export_info, metrics = image_entry(model, config, staging)
         if len(phases) > 1:  # e.g. srgan: the SRResNet after its MSE phase, measured the same way
-            metrics["phases"] = {f"phase_{k + 1}": task_metrics(load_model(run_dir / f"phase_{k + 1}" / "model.keras"), c)
-                                 for k, c in enumerate(phases[:-1])}
+            metrics["phases"] = {
+                f"phase_{k + 1}": task_metrics(load_model(run_dir / f"phase_{k + 1}" / "model.keras"), c)
+                for k, c in enumerate(phases[:-1])
+            }
     elif model.architecture == "stylegan":
         export_info, metrics = stylegan_entry(model, config, staging)
     else:
@@ -256,8 +352,12 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
 
 def export_summary(manifest: dict) -> dict:
     """What a card says about its export: kind, graphs, opset and the measured parity."""
-    return {"kind": manifest["kind"], "graphs": list(manifest["graphs"]), "opset": manifest["opset"],
-            "max_abs_diff": manifest["verification"]["max_abs_diff"]}
+    return {
+        "kind": manifest["kind"],
+        "graphs": list(manifest["graphs"]),
+        "opset": manifest["opset"],
+        "max_abs_diff": manifest["verification"]["max_abs_diff"],
+    }
 
 
 FIGURES = ("samples.png", "growth.png", "truncation.png", "mixing.png")
@@ -306,7 +406,8 @@ def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dic
     save_png(latent_tools.style_mixing_grid(model, [1, 2, 3, 4], [5, 6, 7, 8, 9]), staging / "mixing.png", upscale=3)
     metrics = evaluation.evaluate_model(model, config.data, seed=0)
     metrics["truncation_0.7"] = evaluation.evaluate_model(
-        _Truncated(model, 0.7), config.data, seed=0, metrics=("fid", "kid", "pr"))
+        _Truncated(model, 0.7), config.data, seed=0, metrics=("fid", "kid", "pr")
+    )
     metrics["reference"] = real_data_reference(config.data, model.image_shape)
     return export_summary(manifest), metrics
 
@@ -326,8 +427,11 @@ def image_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dict]:
     manifest = export(model, staging)  # one graph per direction, dynamic height and width, parity-verified
     sources, targets = heldout(config)
     shown = slice(0, 8)
-    image_utils.save_panel([sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
-                           staging / "samples.png", upscale=max(1, 96 // model.image_shape[0]))
+    image_utils.save_panel(
+        [sources[shown], model.translate(sources[shown], raw=True), targets[shown]],
+        staging / "samples.png",
+        upscale=max(1, 96 // model.image_shape[0]),
+    )
     return export_summary(manifest), task_metrics(model, config)
 
 
@@ -346,10 +450,14 @@ def task_metrics(model, config: TrainConfig) -> dict:
         train_a, train_b = next(iter(load_dataset(dataclasses.replace(config, batch_size=512), shuffle=False)))
         classifier = image_eval.train_domain_classifier(train_a.numpy(), train_b.numpy())
         shift = image_tasks.HUE_SHIFT
-        return image_eval.evaluate_cycle(model, sources, targets,
-                                          truth_b=image_tasks.hue_shift(sources, shift).numpy(),
-                                          truth_a=image_tasks.hue_shift(targets, -shift).numpy(),
-                                          classifier=classifier)
+        return image_eval.evaluate_cycle(
+            model,
+            sources,
+            targets,
+            truth_b=image_tasks.hue_shift(sources, shift).numpy(),
+            truth_a=image_tasks.hue_shift(targets, -shift).numpy(),
+            classifier=classifier,
+        )
     baseline = np.repeat(sources, targets.shape[-1] // sources.shape[-1], axis=-1)  # the input itself (gray as RGB)
     return image_eval.evaluate_translation(lambda x: model.translate(x, raw=True), sources, targets, baseline=baseline)
 
@@ -369,8 +477,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help=f"entries to build: {', '.join(RECIPES)}")
     parser.add_argument("--all", action="store_true", help="build every entry")
     parser.add_argument("--reuse-run", action="store_true", help="skip training; use runs/zoo/NAME/model.keras")
-    parser.add_argument("--reexport", action="store_true",
-                        help="skip training and evaluation: export the bundled exported/NAME/model.keras again")
+    parser.add_argument(
+        "--reexport",
+        action="store_true",
+        help="skip training and evaluation: export the bundled exported/NAME/model.keras again",
+    )
     args = parser.parse_args(argv)
     names = list(RECIPES) if args.all else args.names
     unknown = [n for n in names if n not in RECIPES]

@@ -18,7 +18,7 @@ import contextlib
 import importlib
 import os
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from ganzoo.cli import catalog, evaluate, export, generate, images, train
 

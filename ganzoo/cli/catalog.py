@@ -17,10 +17,31 @@ from ganzoo.cli.common import Command, cell, never, table
 from ganzoo.deploy import zoo
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-HEADLINE_METRICS = ("fid", "kid", "precision", "recall", "class_accuracy", "modes_covered", "high_quality_fraction",
-                    "psnr_y", "bicubic_psnr_y", "test_accuracy")
-CARD_FIELDS = ("name", "architecture", "description", "data", "training", "metrics", "license", "intended_use",
-               "limitations", "sizes", "created")
+HEADLINE_METRICS = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "class_accuracy",
+    "modes_covered",
+    "high_quality_fraction",
+    "psnr_y",
+    "bicubic_psnr_y",
+    "test_accuracy",
+)
+CARD_FIELDS = (
+    "name",
+    "architecture",
+    "description",
+    "data",
+    "training",
+    "metrics",
+    "license",
+    "intended_use",
+    "limitations",
+    "sizes",
+    "created",
+)
 
 
 def builtin_architectures() -> dict[str, str]:
@@ -31,8 +52,12 @@ def builtin_architectures() -> dict[str, str]:
             if not isinstance(node, ast.ClassDef):
                 continue
             for decorator in node.decorator_list:
-                if (isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "register_architecture"
-                        and decorator.args and isinstance(decorator.args[0], ast.Constant)):
+                if (
+                    isinstance(decorator, ast.Call)
+                    and getattr(decorator.func, "id", None) == "register_architecture"
+                    and decorator.args
+                    and isinstance(decorator.args[0], ast.Constant)
+                ):
                     found[decorator.args[0].value] = (ast.get_docstring(node) or "").strip().splitlines()[0]
     return dict(sorted(found.items()))
 
@@ -40,8 +65,11 @@ def builtin_architectures() -> dict[str, str]:
 def headline(card: dict) -> str:
     """The card's main quality numbers in one short cell."""
     metrics = card.get("metrics", {})
-    parts = [f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
-             for k in HEADLINE_METRICS if k in metrics]
+    parts = [
+        f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
+        for k in HEADLINE_METRICS
+        if k in metrics
+    ]
     return ", ".join(parts) or "-"
 
 
@@ -55,11 +83,20 @@ def run_list(args: argparse.Namespace) -> int:
     for name in zoo.list_models(args.pattern):
         card = zoo.info(name)
         data = card.get("data", {})
-        models.append((name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), headline(card)))
-    print(table(["pretrained model", "architecture", "data", "quality"], models) if models else "No pretrained models match.")
+        models.append(
+            (name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), headline(card))
+        )
+    print(
+        table(["pretrained model", "architecture", "data", "quality"], models)
+        if models
+        else "No pretrained models match."
+    )
     print()
-    rows = [(name, doc) for name, doc in builtin_architectures().items()
-            if args.pattern is None or fnmatch.fnmatch(name, args.pattern)]
+    rows = [
+        (name, doc)
+        for name, doc in builtin_architectures().items()
+        if args.pattern is None or fnmatch.fnmatch(name, args.pattern)
+    ]
     print(table(["architecture", "description"], rows))
     return 0
 

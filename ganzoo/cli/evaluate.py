@@ -45,5 +45,4 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-
 COMMANDS = {"eval": Command(_configure_eval, run_eval)}

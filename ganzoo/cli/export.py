@@ -18,12 +18,12 @@ def run_export(args: argparse.Namespace) -> int:
     """Export a generator to SavedModel and/or ONNX, verified against Keras."""
     from ganzoo.deploy.exporter import export
 
-    manifest = export(args.model, args.out, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()),
-                      opset=args.opset)
+    manifest = export(
+        args.model, args.out, formats=tuple(f.strip() for f in args.format.split(",") if f.strip()), opset=args.opset
+    )
     differences = ", ".join(f"{k} {v:.1e}" for k, v in manifest["verification"]["max_abs_diff"].items())
     print(f"Exported {args.model} to {args.out} (max |difference| to Keras: {differences})")
     return 0
-
 
 
 COMMANDS = {"export": Command(_configure_export, run_export)}

@@ -27,13 +27,25 @@ def configure_sample(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="samples.png", help="PNG file to write")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--label", type=int, default=None, help="class for conditional models (default: cycle through all)")
-    p.add_argument("--backend", choices=("onnx", "keras"), default="onnx",
-                   help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model "
-                        "(always used for .keras files)")
-    p.add_argument("--truncation", type=float, default=None,
-                   help="truncation psi of style-based models: 1 = none, 0 = the average image")
-    p.add_argument("--noise-mode", choices=("const", "random", "none"), default=None,
-                   help="noise inputs of style-based models (default const)")
+    p.add_argument(
+        "--backend",
+        choices=("onnx", "keras"),
+        default="onnx",
+        help="onnx: onnxruntime only, no TensorFlow import (fast); keras: the .keras model "
+        "(always used for .keras files)",
+    )
+    p.add_argument(
+        "--truncation",
+        type=float,
+        default=None,
+        help="truncation psi of style-based models: 1 = none, 0 = the average image",
+    )
+    p.add_argument(
+        "--noise-mode",
+        choices=("const", "random", "none"),
+        default=None,
+        help="noise inputs of style-based models (default const)",
+    )
     p.add_argument("--columns", type=int, default=None)
 
 
@@ -44,17 +56,27 @@ def run_sample(args: argparse.Namespace) -> int:
     from ganzoo.utils.images import plot_points, save_grid
 
     generator = _load_generator(args.name, args.backend)
-    if not callable(getattr(generator, "generate", None)) or getattr(generator, "kind", "latent") not in ("latent", "style"):
-        raise TypeError(f"{args.name} maps images to images and has nothing to sample: use `ganzoo translate` or "
-                        "`ganzoo upscale`.")
-    style = getattr(generator, "kind", None) == "style" or getattr(generator, "architecture", None) in STYLE_ARCHITECTURES
+    if not callable(getattr(generator, "generate", None)) or getattr(generator, "kind", "latent") not in (
+        "latent",
+        "style",
+    ):
+        raise TypeError(
+            f"{args.name} maps images to images and has nothing to sample: use `ganzoo translate` or `ganzoo upscale`."
+        )
+    style = (
+        getattr(generator, "kind", None) == "style" or getattr(generator, "architecture", None) in STYLE_ARCHITECTURES
+    )
     style_options = {}
     if style:
-        style_options = {"truncation_psi": 1.0 if args.truncation is None else args.truncation,
-                         "noise_mode": args.noise_mode or "const"}
+        style_options = {
+            "truncation_psi": 1.0 if args.truncation is None else args.truncation,
+            "noise_mode": args.noise_mode or "const",
+        }
     elif args.truncation is not None or args.noise_mode is not None:
-        raise ValueError(f"{args.name} is not a style-based model: --truncation and --noise-mode need a mapping "
-                         f"network and noise inputs ({', '.join(STYLE_ARCHITECTURES)}).")
+        raise ValueError(
+            f"{args.name} is not a style-based model: --truncation and --noise-mode need a mapping "
+            f"network and noise inputs ({', '.join(STYLE_ARCHITECTURES)})."
+        )
     labels = None
     if generator.num_classes is not None:
         labels = args.label if args.label is not None else np.arange(args.n) % generator.num_classes
@@ -130,8 +152,9 @@ def run_project(args: argparse.Namespace) -> int:
 
     model = _load_generator(args.name, "keras")
     target = load_image(args.image, model)
-    result = project(model, target, steps=args.steps, w_plus=args.w_plus, optimize_noise=not args.no_noise,
-                     seed=args.seed)
+    result = project(
+        model, target, steps=args.steps, w_plus=args.w_plus, optimize_noise=not args.no_noise, seed=args.seed
+    )
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     save_grid(np.stack([target, result.image]), out / "comparison.png", columns=2)
@@ -139,13 +162,17 @@ def run_project(args: argparse.Namespace) -> int:
     np.save(out / f"latent_{result.space.replace('+', 'plus')}.npy", result.latent)
     if result.noise is not None:
         np.savez(out / "noise.npz", **result.noise)
-    print(f"Projected {args.image} in {result.space}: MSE {result.mse[0]:.4f} -> {result.mse[-1]:.4f} "
-          f"(PSNR {result.psnr:.1f} dB); wrote {out}/")
+    print(
+        f"Projected {args.image} in {result.space}: MSE {result.mse[0]:.4f} -> {result.mse[-1]:.4f} "
+        f"(PSNR {result.psnr:.1f} dB); wrote {out}/"
+    )
     return 0
 
 
 COMMANDS = {
-    "sample": Command(configure_sample, run_sample, lambda args: args.backend == "keras" or args.name.endswith(".keras")),
+    "sample": Command(
+        configure_sample, run_sample, lambda args: args.backend == "keras" or args.name.endswith(".keras")
+    ),
     "interpolate": Command(configure_interpolate, run_interpolate),
     "mix": Command(configure_mix, run_mix),
     "project": Command(configure_project, run_project),

@@ -11,8 +11,12 @@ def _configure_image_to_image(p: argparse.ArgumentParser) -> None:
     p.add_argument("name", help="pretrained model name, a .keras file or an export folder")
     p.add_argument("input", help="image file (PNG/JPEG), any size")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
-    p.add_argument("--backend", choices=("keras", "onnx"), default="keras",
-                   help="onnx: the entry's ONNX export through onnxruntime")
+    p.add_argument(
+        "--backend",
+        choices=("keras", "onnx"),
+        default="keras",
+        help="onnx: the entry's ONNX export through onnxruntime",
+    )
 
 
 def _configure_translate(p: argparse.ArgumentParser) -> None:
@@ -43,10 +47,11 @@ def run_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _keras_backend(args: argparse.Namespace) -> bool:
     return args.backend == "keras"
 
 
-COMMANDS = {"translate": Command(_configure_translate, run_translate, _keras_backend),
-            "upscale": Command(_configure_upscale, run_upscale, _keras_backend)}
+COMMANDS = {
+    "translate": Command(_configure_translate, run_translate, _keras_backend),
+    "upscale": Command(_configure_upscale, run_upscale, _keras_backend),
+}

@@ -109,8 +109,15 @@ def load(
     if kind == "faces" and with_labels:
         raise DataError("faces has no classes: load it with with_labels=False.")
     images, labels, value_range = _load_named(kind, split)
-    return _from_images(images, labels if with_labels else None, value_range, size or _DEFAULT_SIZE[kind],
-                        channels, batching, what=f"{kind} split {split!r}")
+    return _from_images(
+        images,
+        labels if with_labels else None,
+        value_range,
+        size or _DEFAULT_SIZE[kind],
+        channels,
+        batching,
+        what=f"{kind} split {split!r}",
+    )
 
 
 def from_arrays(
@@ -142,15 +149,15 @@ def from_arrays(
         raise DataError(f"images must have shape (N, H, W) or (N, H, W, C) with N > 0; got {images.shape}.")
     if labels is not None:
         labels = np.asarray(labels)
-        if (labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer)
-                or labels.min() < 0):
-            raise DataError(f"labels must be {len(images)} non-negative integers (one class index per image); "
-                            f"got dtype {labels.dtype}, shape {labels.shape}.")
+        if labels.shape != (len(images),) or not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0:
+            raise DataError(
+                f"labels must be {len(images)} non-negative integers (one class index per image); "
+                f"got dtype {labels.dtype}, shape {labels.shape}."
+            )
     return _from_images(images, labels, _value_range(images), size, channels, batching, what="the arrays")
 
 
-def num_examples(spec: str, split: str = "train", data_dir: str | None = None,
-                 num_samples: int | None = None) -> int:
+def num_examples(spec: str, split: str = "train", data_dir: str | None = None, num_samples: int | None = None) -> int:
     """Number of examples of ``spec``/``split`` per epoch (before batching), without loading them.
 
     For a folder, this counts image files without checking that they decode. For TFDS, it needs
@@ -212,11 +219,11 @@ def _check_image_size(image_size: ImageSize) -> tuple[int, int] | None:
         return None
     if _is_int(image_size) and image_size > 0:
         return int(image_size), int(image_size)
-    if (isinstance(image_size, (tuple, list)) and len(image_size) == 2
-            and all(_is_int(v) and v > 0 for v in image_size)):
+    if isinstance(image_size, (tuple, list)) and len(image_size) == 2 and all(_is_int(v) and v > 0 for v in image_size):
         return int(image_size[0]), int(image_size[1])
-    raise DataError(f"image_size must be a positive int or a (height, width) pair of positive ints; "
-                    f"got {image_size!r}.")
+    raise DataError(
+        f"image_size must be a positive int or a (height, width) pair of positive ints; got {image_size!r}."
+    )
 
 
 def _check_channels(channels: int | None) -> None:
@@ -270,8 +277,7 @@ def _target_channels(source: int, channels: int | None, what: str) -> int:
     if source not in (1, 2, 3, 4):
         raise DataError(f"{what} has {source} channels; expected 1 (grayscale), 3 (RGB), 2 or 4 (with alpha).")
     if source in (2, 4) and channels is None:
-        raise DataError(f"{what} has an alpha channel ({source} channels); pass channels=3 (or channels=1) "
-                        f"to drop it.")
+        raise DataError(f"{what} has an alpha channel ({source} channels); pass channels=3 (or channels=1) to drop it.")
     return channels or source
 
 
@@ -315,13 +321,16 @@ def batch_and_prefetch(ds: tf.data.Dataset, batch_size: int, drop_remainder: boo
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(2).with_options(options)
 
 
-def _finish(ds: tf.data.Dataset, count: int | None, bytes_per_example: int, batching: _Batching,
-            what: str) -> tf.data.Dataset:
+def _finish(
+    ds: tf.data.Dataset, count: int | None, bytes_per_example: int, batching: _Batching, what: str
+) -> tf.data.Dataset:
     """cache -> shuffle -> batch -> prefetch, after checking that at least one batch comes out."""
     if count is not None and batching.drop_remainder and batching.batch_size > count:
-        raise DataError(f"batch_size={batching.batch_size} is larger than {what}, which has {count} examples: "
-                        f"with drop_remainder=True no batch would come out. Use batch_size <= {count} "
-                        f"or drop_remainder=False.")
+        raise DataError(
+            f"batch_size={batching.batch_size} is larger than {what}, which has {count} examples: "
+            f"with drop_remainder=True no batch would come out. Use batch_size <= {count} "
+            f"or drop_remainder=False."
+        )
     if batching.cache:
         if count is not None and count * bytes_per_example <= _CACHE_LIMIT_BYTES:
             ds = ds.cache()
@@ -334,9 +343,15 @@ def _finish(ds: tf.data.Dataset, count: int | None, bytes_per_example: int, batc
     return batch_and_prefetch(ds, batching.batch_size, batching.drop_remainder)
 
 
-def _from_images(images: np.ndarray, labels: np.ndarray | None, value_range: tuple[float, float],
-                 size: tuple[int, int] | None, channels: int | None, batching: _Batching,
-                 what: str) -> tf.data.Dataset:
+def _from_images(
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    value_range: tuple[float, float],
+    size: tuple[int, int] | None,
+    channels: int | None,
+    batching: _Batching,
+    what: str,
+) -> tf.data.Dataset:
     """Pipeline over in-memory images of shape (N, H, W, C)."""
     count, height, width, source = images.shape
     target = _target_channels(source, channels, what)
@@ -360,8 +375,10 @@ def _value_range(images: np.ndarray) -> tuple[float, float]:
         return 0.0, 1.0
     if low >= -1.0 and high <= 1.0:
         return -1.0, 1.0
-    raise DataError(f"float images must lie in [0, 1] or [-1, 1]; these span [{low:.4g}, {high:.4g}]. "
-                    f"Rescale them, or pass uint8 values 0..255.")
+    raise DataError(
+        f"float images must lie in [0, 1] or [-1, 1]; these span [{low:.4g}, {high:.4g}]. "
+        f"Rescale them, or pass uint8 values 0..255."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -372,8 +389,9 @@ def _digits_split_indices(target: np.ndarray) -> dict[str, np.ndarray]:
     from sklearn.model_selection import train_test_split
 
     everything = np.arange(len(target))
-    train, test = train_test_split(everything, test_size=_DIGITS_TEST_FRACTION, stratify=target,
-                                   random_state=_DIGITS_SPLIT_SEED)
+    train, test = train_test_split(
+        everything, test_size=_DIGITS_TEST_FRACTION, stratify=target, random_state=_DIGITS_SPLIT_SEED
+    )
     return {"train": np.sort(train), "test": np.sort(test), "all": everything}
 
 
@@ -413,28 +431,45 @@ def _split_tfds_arg(arg: str, split: str) -> tuple[str, str]:
 def _tfds_error(name: str, split: str, data_dir: str | None, err: Exception) -> DataError:
     lines = str(err).splitlines() or [""]
     summary = " ".join([lines[0], *(line for line in lines[1:] if line.startswith("Did you mean"))])
-    return DataError(f"could not load TFDS dataset {name!r}, split {split!r} (data_dir={data_dir!r}): "
-                     f"{type(err).__name__}: {summary}. Without network access, TFDS needs the dataset "
-                     f"already prepared in data_dir.")
+    return DataError(
+        f"could not load TFDS dataset {name!r}, split {split!r} (data_dir={data_dir!r}): "
+        f"{type(err).__name__}: {summary}. Without network access, TFDS needs the dataset "
+        f"already prepared in data_dir."
+    )
 
 
-def _load_tfds(arg: str, split: str, size: tuple[int, int] | None, channels: int | None, with_labels: bool,
-               data_dir: str | None, batching: _Batching) -> tf.data.Dataset:
+def _load_tfds(
+    arg: str,
+    split: str,
+    size: tuple[int, int] | None,
+    channels: int | None,
+    with_labels: bool,
+    data_dir: str | None,
+    batching: _Batching,
+) -> tf.data.Dataset:
     import tensorflow_datasets as tfds  # slow to import: only when a TFDS spec is used
 
     name, split = _split_tfds_arg(arg, split)
     what = f"TFDS dataset {name!r} split {split!r}"
     try:
-        ds, info = tfds.load(name, split=split, data_dir=data_dir, as_supervised=False, with_info=True,
-                             shuffle_files=batching.shuffle, read_config=tfds.ReadConfig(shuffle_seed=batching.seed))
+        ds, info = tfds.load(
+            name,
+            split=split,
+            data_dir=data_dir,
+            as_supervised=False,
+            with_info=True,
+            shuffle_files=batching.shuffle,
+            read_config=tfds.ReadConfig(shuffle_seed=batching.seed),
+        )
     except Exception as err:  # TFDS raises many types (not found, no network, bad split): report them as one
         raise _tfds_error(name, split, data_dir, err) from err
     features = info.features
     if "image" not in features:
         raise DataError(f"{what} has no 'image' feature; its features are {sorted(features)}.")
     if with_labels and "label" not in features:
-        raise DataError(f"{what} has no 'label' feature (features: {sorted(features)}): load it with "
-                        f"with_labels=False.")
+        raise DataError(
+            f"{what} has no 'label' feature (features: {sorted(features)}): load it with with_labels=False."
+        )
     dtype = np.dtype(features["image"].np_dtype)
     value_range = {"uint8": (0.0, 255.0), "uint16": (0.0, 65535.0)}.get(dtype.name)
     if value_range is None:
@@ -452,8 +487,9 @@ def _load_tfds(arg: str, split: str, size: tuple[int, int] | None, channels: int
         size = (int(height), int(width))
     prepare = _preprocessor(source, target, size, value_range)
     if with_labels:
-        ds = ds.map(lambda ex: (prepare(ex["image"]), tf.cast(ex["label"], tf.int32)),
-                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(
+            lambda ex: (prepare(ex["image"]), tf.cast(ex["label"], tf.int32)), num_parallel_calls=tf.data.AUTOTUNE
+        )
     else:
         ds = ds.map(lambda ex: prepare(ex["image"]), num_parallel_calls=tf.data.AUTOTUNE)
     count = int(ds.cardinality())
@@ -511,8 +547,9 @@ def _inspect(paths: list[Path]) -> tuple[list[int], tuple[int, int]]:
         except Exception as err:  # Pillow raises several types for bad files
             broken.append(f"{path} ({type(err).__name__}: {err})")
     if broken:
-        raise DataError(f"{len(broken)} of {len(paths)} image files cannot be decoded: {_listing(broken)}. "
-                        f"Remove or fix them.")
+        raise DataError(
+            f"{len(broken)} of {len(paths)} image files cannot be decoded: {_listing(broken)}. Remove or fix them."
+        )
     return channels, first_size
 
 
@@ -521,14 +558,19 @@ def _folder_target(paths: list[Path], counts: list[int], channels: int | None, r
     for path, count in zip(paths, counts):
         by_count.setdefault(count, []).append(str(path))
     if channels is None and len(by_count) > 1:
-        groups = "; ".join(f"{count} channels: {len(files)} files ({_listing(files)})"
-                           for count, files in sorted(by_count.items()))
-        raise DataError(f"images under {str(root)!r} have different channel counts: {groups}. "
-                        f"Pass channels=1 or channels=3 to convert them all.")
+        groups = "; ".join(
+            f"{count} channels: {len(files)} files ({_listing(files)})" for count, files in sorted(by_count.items())
+        )
+        raise DataError(
+            f"images under {str(root)!r} have different channel counts: {groups}. "
+            f"Pass channels=1 or channels=3 to convert them all."
+        )
     alpha = [f for count, files in by_count.items() if count in (2, 4) for f in files]
     if alpha and channels is None:
-        raise DataError(f"{len(alpha)} images under {str(root)!r} have an alpha channel ({_listing(alpha)}); "
-                        f"pass channels=3 (or channels=1) to drop it.")
+        raise DataError(
+            f"{len(alpha)} images under {str(root)!r} have an alpha channel ({_listing(alpha)}); "
+            f"pass channels=3 (or channels=1) to drop it."
+        )
     return channels or counts[0]
 
 
@@ -543,22 +585,29 @@ def _decode_with_pillow(path: bytes, mode: str) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def _load_folder(arg: str, size: tuple[int, int] | None, channels: int | None, with_labels: bool,
-                 batching: _Batching) -> tf.data.Dataset:
+def _load_folder(
+    arg: str, size: tuple[int, int] | None, channels: int | None, with_labels: bool, batching: _Batching
+) -> tf.data.Dataset:
     root = Path(arg).expanduser()
     paths, others = _list_images(root)
     if not paths:
-        raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {str(root)!r} (searched recursively; "
-                        f"{len(others)} other files found).")
+        raise DataError(
+            f"no images ({', '.join(IMAGE_EXTENSIONS)}) under {str(root)!r} (searched recursively; "
+            f"{len(others)} other files found)."
+        )
     if others:
-        warnings.warn(f"skipping {len(others)} files under {str(root)!r} that are not "
-                      f"{'/'.join(IMAGE_EXTENSIONS)} images: {_listing([str(p) for p in others])}.")
+        warnings.warn(
+            f"skipping {len(others)} files under {str(root)!r} that are not "
+            f"{'/'.join(IMAGE_EXTENSIONS)} images: {_listing([str(p) for p in others])}."
+        )
     labels, class_names = None, None
     if with_labels:
         loose = [str(p) for p in paths if len(p.relative_to(root).parts) == 1]
         if loose:
-            raise DataError(f"with_labels=True needs every image inside a class subfolder of {str(root)!r}; "
-                            f"{len(loose)} lie directly in it: {_listing(loose)}.")
+            raise DataError(
+                f"with_labels=True needs every image inside a class subfolder of {str(root)!r}; "
+                f"{len(loose)} lie directly in it: {_listing(loose)}."
+            )
         folders = [p.relative_to(root).parts[0] for p in paths]
         class_names = sorted(set(folders))
         labels = np.array([class_names.index(f) for f in folders], dtype=np.int32)

@@ -83,10 +83,16 @@ def augment_pair(source, target, seed, crop_size: int | None = None, flip: bool 
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     if crop_size is not None:
         shape = tf.shape(source)
-        with tf.control_dependencies([
-            tf.debugging.assert_greater_equal(tf.reduce_min(shape[:2]), crop_size, message="image smaller than crop_size"),
-            tf.debugging.assert_equal(tf.shape(target)[:2], shape[:2] * scale, message="target size != scale x source size"),
-        ]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_greater_equal(
+                    tf.reduce_min(shape[:2]), crop_size, message="image smaller than crop_size"
+                ),
+                tf.debugging.assert_equal(
+                    tf.shape(target)[:2], shape[:2] * scale, message="target size != scale x source size"
+                ),
+            ]
+        ):
             u = tf.random.stateless_uniform((2,), crop_seed)
         top = tf.cast(u[0] * tf.cast(shape[0] - crop_size + 1, tf.float32), tf.int32)
         left = tf.cast(u[1] * tf.cast(shape[1] - crop_size + 1, tf.float32), tf.int32)
@@ -257,11 +263,24 @@ def load_pairs(
     """
     kind, arg = _parse(spec)
     if kind == "skimage":
-        return _skimage_pairs(arg, split, batch_size, crop_size, scale, flip, shuffle, seed, num_patches, drop_remainder)
+        return _skimage_pairs(
+            arg, split, batch_size, crop_size, scale, flip, shuffle, seed, num_patches, drop_remainder
+        )
     if kind == "tfds":
         return _tfds_sr_pairs(arg, split, batch_size, crop_size, scale, flip, shuffle, seed, data_dir, drop_remainder)
-    return _folder_pairs(Path(arg).expanduser(), split, batch_size, crop_size, image_size, flip, shuffle, seed,
-                         source_channels, target_channels, drop_remainder)
+    return _folder_pairs(
+        Path(arg).expanduser(),
+        split,
+        batch_size,
+        crop_size,
+        image_size,
+        flip,
+        shuffle,
+        seed,
+        source_channels,
+        target_channels,
+        drop_remainder,
+    )
 
 
 def _skimage_pairs(task, split, batch_size, crop_size, scale, flip, shuffle, seed, num_patches, drop_remainder):
@@ -304,13 +323,18 @@ def _tfds_sr_pairs(arg, split, batch_size, crop_size, scale, flip, shuffle, seed
     if scale is None:
         raise DataError(f"cannot tell the scale of {name!r}: pass scale=.")
     if crop_size is None or crop_size % scale:
-        raise DataError(f"super-resolution pairs from {name!r} need crop_size, a multiple of scale={scale} (HR pixels).")
+        raise DataError(
+            f"super-resolution pairs from {name!r} need crop_size, a multiple of scale={scale} (HR pixels)."
+        )
     try:
-        ds = tfds.load(name, split=split, data_dir=data_dir, shuffle_files=shuffle,
-                       read_config=tfds.ReadConfig(shuffle_seed=seed))
+        ds = tfds.load(
+            name, split=split, data_dir=data_dir, shuffle_files=shuffle, read_config=tfds.ReadConfig(shuffle_seed=seed)
+        )
     except Exception as err:  # not prepared, no network, bad split
-        raise DataError(f"could not load TFDS {name!r} split {split!r} (data_dir={data_dir!r}): {type(err).__name__}: "
-                        f"{str(err).splitlines()[0] if str(err) else ''}. Without network, prepare it in data_dir first.") from err
+        raise DataError(
+            f"could not load TFDS {name!r} split {split!r} (data_dir={data_dir!r}): {type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else ''}. Without network, prepare it in data_dir first."
+        ) from err
     ds = ds.map(lambda ex: (ex["lr"], ex["hr"]))
     count = int(ds.cardinality())
     ds = _finish(ds, batch_size, shuffle, seed, count if count >= 0 else None, drop_remainder)
@@ -335,7 +359,10 @@ def _image_files(folder: Path) -> dict[str, Path]:
 
 def _split_root(root: Path, split: str, sides: tuple[str, str]) -> tuple[Path, Path]:
     """``root/<split>/A`` if present, else ``root/<split>A`` (CycleGAN layout), else ``root/A``."""
-    for a, b in ((root / split / sides[0], root / split / sides[1]), (root / f"{split}{sides[0]}", root / f"{split}{sides[1]}")):
+    for a, b in (
+        (root / split / sides[0], root / split / sides[1]),
+        (root / f"{split}{sides[0]}", root / f"{split}{sides[1]}"),
+    ):
         if a.is_dir() and b.is_dir():
             return a, b
     return root / sides[0], root / sides[1]
@@ -367,8 +394,10 @@ def _folder_pairs(root, split, batch_size, crop_size, image_size, flip, shuffle,
     a_files, b_files = _image_files(a_dir), _image_files(b_dir)
     only_a, only_b = sorted(set(a_files) - set(b_files)), sorted(set(b_files) - set(a_files))
     if only_a or only_b:
-        raise DataError(f"paired folders need matching names: only in {a_dir}: {only_a[:5]}, only in {b_dir}: {only_b[:5]}"
-                        f"{' ...' if len(only_a) > 5 or len(only_b) > 5 else ''}.")
+        raise DataError(
+            f"paired folders need matching names: only in {a_dir}: {only_a[:5]}, only in {b_dir}: {only_b[:5]}"
+            f"{' ...' if len(only_a) > 5 or len(only_b) > 5 else ''}."
+        )
     if not a_files:
         raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {a_dir}.")
     stems = sorted(a_files)
@@ -432,11 +461,18 @@ def load_unpaired(
         sources = []
         for side in ("A", "B"):
             try:
-                d = tfds.load(name, split=f"{split}{side}", data_dir=data_dir, shuffle_files=shuffle and train,
-                              read_config=tfds.ReadConfig(shuffle_seed=seed))
+                d = tfds.load(
+                    name,
+                    split=f"{split}{side}",
+                    data_dir=data_dir,
+                    shuffle_files=shuffle and train,
+                    read_config=tfds.ReadConfig(shuffle_seed=seed),
+                )
             except Exception as err:
-                raise DataError(f"could not load TFDS {name!r} split {split}{side} (data_dir={data_dir!r}): "
-                                f"{type(err).__name__}. Without network, prepare it in data_dir first.") from err
+                raise DataError(
+                    f"could not load TFDS {name!r} split {split}{side} (data_dir={data_dir!r}): "
+                    f"{type(err).__name__}. Without network, prepare it in data_dir first."
+                ) from err
             sources.append(d.map(lambda ex: _to_unit(ex["image"])))
     else:
         a_dir, b_dir = _split_root(Path(arg).expanduser(), split, ("A", "B"))
@@ -445,7 +481,9 @@ def load_unpaired(
             files = _image_files(folder)
             if not files:
                 raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in {folder}.")
-            sources.append(tf.data.Dataset.from_tensor_slices([str(p) for p in files.values()]).map(_decoder(channels, None)))
+            sources.append(
+                tf.data.Dataset.from_tensor_slices([str(p) for p in files.values()]).map(_decoder(channels, None))
+            )
 
     crop = crop_size
     resize = (image_size or (crop * 286 // 256 if crop else None)) if train else crop

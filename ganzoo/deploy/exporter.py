@@ -31,8 +31,9 @@ import datetime
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import keras
 import numpy as np
@@ -149,8 +150,9 @@ def verify_parity(
     if "savedmodel" in manifest["artifacts"]:
         loaded = tf.saved_model.load(str(export_dir / manifest["artifacts"]["savedmodel"]["path"]))
         for name in graphs:
-            runners[f"savedmodel:{name}"] = _savedmodel_runner(loaded, manifest["graphs"][name]["savedmodel_signature"],
-                                                               graphs[name])
+            runners[f"savedmodel:{name}"] = _savedmodel_runner(
+                loaded, manifest["graphs"][name]["savedmodel_signature"], graphs[name]
+            )
     diffs: dict[str, float] = {}
     cases: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -228,7 +230,9 @@ def _check_formats(formats) -> tuple[str, ...]:
         raise TypeError(f"formats must be a sequence of format names from {FORMATS}, got {formats!r}.") from None
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise ValueError(f"Unknown export format(s) {', '.join(map(repr, unknown))}. Valid formats: {', '.join(FORMATS)}.")
+        raise ValueError(
+            f"Unknown export format(s) {', '.join(map(repr, unknown))}. Valid formats: {', '.join(FORMATS)}."
+        )
     if not formats:
         raise ValueError(f"formats is empty: choose among {', '.join(FORMATS)}.")
     return tuple(f for f in FORMATS if f in formats)
@@ -405,8 +409,10 @@ def _savedmodel_runner(loaded, signature_name: str, graph: ServingGraph):
     input_keys = sorted(signature.structured_input_signature[1])
     expected = sorted(s.name for s in graph.inputs)
     if input_keys != expected or sorted(signature.structured_outputs) != [graph.output]:
-        raise ExportError(f"Signature {signature_name!r} maps {input_keys} -> {sorted(signature.structured_outputs)}, "
-                          f"expected {expected} -> [{graph.output!r}].")
+        raise ExportError(
+            f"Signature {signature_name!r} maps {input_keys} -> {sorted(signature.structured_outputs)}, "
+            f"expected {expected} -> [{graph.output!r}]."
+        )
     return lambda feed: signature(**{k: tf.constant(v) for k, v in feed.items()})[graph.output].numpy()
 
 
@@ -444,7 +450,9 @@ def _manifest(model: GAN, graphs: dict[str, ServingGraph], formats, opset, artif
         "generator": {
             "name": inference.name,
             "ema": getattr(model, "ema_generator", None) is not None and inference is model.ema_generator,
-            "parameters": int(sum(n.count_params() for n in {id(g.network): g.network for g in graphs.values()}.values())),
+            "parameters": int(
+                sum(n.count_params() for n in {id(g.network): g.network for g in graphs.values()}.values())
+            ),
             "training": False,
         },
         "formats": list(formats),

@@ -81,14 +81,23 @@ def _describe_differences(file_structure: dict, model_structure_: dict) -> str:
     shapes = sorted(k for k in set(file_structure) & set(model_structure_) if file_structure[k] != model_structure_[k])
     parts = []
     if shapes:
-        parts.append("different shapes: " + ", ".join(
-            f"{k} {file_structure[k]} in the file vs {model_structure_[k]} in the model" for k in shapes[:_MAX_LISTED]))
+        parts.append(
+            "different shapes: "
+            + ", ".join(
+                f"{k} {file_structure[k]} in the file vs {model_structure_[k]} in the model"
+                for k in shapes[:_MAX_LISTED]
+            )
+        )
     if missing:
-        parts.append(f"missing from the file: {', '.join(missing[:_MAX_LISTED])}"
-                     + (f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else ""))
+        parts.append(
+            f"missing from the file: {', '.join(missing[:_MAX_LISTED])}"
+            + (f" and {len(missing) - _MAX_LISTED} more" if len(missing) > _MAX_LISTED else "")
+        )
     if extra:
-        parts.append(f"not in the model: {', '.join(extra[:_MAX_LISTED])}"
-                     + (f" and {len(extra) - _MAX_LISTED} more" if len(extra) > _MAX_LISTED else ""))
+        parts.append(
+            f"not in the model: {', '.join(extra[:_MAX_LISTED])}"
+            + (f" and {len(extra) - _MAX_LISTED} more" if len(extra) > _MAX_LISTED else "")
+        )
     return "; ".join(parts)
 
 
@@ -116,8 +125,9 @@ def load_weights(model, path, load=None) -> None:
         for variable, value in zip(_all_variables(model), snapshot):
             variable.assign(value)
         if isinstance(error, (OSError, KeyError)):
-            raise ModelFileError(f"{path} could not be read ({type(error).__name__}: {error}); the model was left "
-                                 f"unchanged.") from error
+            raise ModelFileError(
+                f"{path} could not be read ({type(error).__name__}: {error}); the model was left unchanged."
+            ) from error
         raise
 
 
@@ -147,8 +157,10 @@ def read_keras_config(path) -> dict[str, Any]:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "config.json" not in names or "model.weights.h5" not in names:
-                raise ModelFileError(f"{path} is a zip file but not a .keras model (it lacks config.json or "
-                                     f"model.weights.h5; has {sorted(names)[:_MAX_LISTED]}).")
+                raise ModelFileError(
+                    f"{path} is a zip file but not a .keras model (it lacks config.json or "
+                    f"model.weights.h5; has {sorted(names)[:_MAX_LISTED]})."
+                )
             bad = archive.testzip()
             if bad is not None:
                 raise ModelFileError(f"{path} is corrupted: member {bad} fails its CRC check.")
@@ -169,15 +181,18 @@ def load_model(path, architecture: str | None = None, compile: bool = True, gan_
     """
     path = Path(path)
     if path.suffix != ".keras":
-        raise ModelFileError(f"{path}: expected a .keras file written by model.save(...); for a .weights.h5 file use "
-                             f"model.load_weights on a model of the right architecture.")
+        raise ModelFileError(
+            f"{path}: expected a .keras file written by model.save(...); for a .weights.h5 file use "
+            f"model.load_weights on a model of the right architecture."
+        )
     config = read_keras_config(path)
     registered = config.get("registered_name") or config.get("class_name")
     if architecture is not None:
         expected_class = architecture_class(architecture)
         if registered not in (f"ganzoo>{expected_class.__name__}", expected_class.__name__):
-            raise ModelFileError(f"{path} holds a {registered!r}, not a {architecture!r} model "
-                                 f"({expected_class.__name__}).")
+            raise ModelFileError(
+                f"{path} holds a {registered!r}, not a {architecture!r} model ({expected_class.__name__})."
+            )
     try:
         model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:
@@ -213,8 +228,11 @@ def load(name_or_path, *, backend: str = "keras", offline: bool | None = None, c
         model = load_model(folder / zoo.MODEL_FILE, compile=compile, gan_only=False)
         expected = card.get("architecture")
         if isinstance(model, GAN) and expected is not None and expected != model.architecture:
-            raise IntegrityError(f"Zoo entry {name_or_path!r}: card says architecture {expected!r} but "
-                                 f"{zoo.MODEL_FILE} holds {model.architecture!r}.", file=zoo.MODEL_FILE)
+            raise IntegrityError(
+                f"Zoo entry {name_or_path!r}: card says architecture {expected!r} but "
+                f"{zoo.MODEL_FILE} holds {model.architecture!r}.",
+                file=zoo.MODEL_FILE,
+            )
         return model
     if path.is_dir():
         if backend == "onnx":

@@ -38,7 +38,9 @@ def read_manifest(folder: str | os.PathLike) -> dict[str, Any]:
             "again with `ganzoo export`."
         )
     if manifest.get("kind") not in KINDS or not isinstance(manifest.get("graphs"), dict):
-        raise ModelFileError(f"{path} names kind {manifest.get('kind')!r}; expected one of {', '.join(KINDS)} with graphs.")
+        raise ModelFileError(
+            f"{path} names kind {manifest.get('kind')!r}; expected one of {', '.join(KINDS)} with graphs."
+        )
     return manifest
 
 
@@ -58,22 +60,32 @@ def check_artifact_hashes(folder: str | os.PathLike, manifest: dict[str, Any], f
         for graph, info in artifacts["onnx"].items():
             path = folder / _inside(info.get("path"), folder)
             if not info.get("sha256"):
-                raise IntegrityError(f"{folder / MANIFEST_FILENAME} records no sha256 for the {graph} ONNX graph.",
-                                     file=str(info.get("path")))
+                raise IntegrityError(
+                    f"{folder / MANIFEST_FILENAME} records no sha256 for the {graph} ONNX graph.",
+                    file=str(info.get("path")),
+                )
             if not path.is_file() or sha256_file(path) != info["sha256"]:
-                raise IntegrityError(f"{path} does not match the sha256 in {MANIFEST_FILENAME}: missing, changed or "
-                                     "not this export's file.", file=path.name)
+                raise IntegrityError(
+                    f"{path} does not match the sha256 in {MANIFEST_FILENAME}: missing, changed or "
+                    "not this export's file.",
+                    file=path.name,
+                )
     if "savedmodel" in formats and "savedmodel" in artifacts:
         info = artifacts["savedmodel"]
         path = folder / _inside(info.get("path"), folder)
         if not info.get("sha256") or not path.is_dir() or sha256_tree(path)[0] != info["sha256"]:
-            raise IntegrityError(f"{path} does not match the sha256 in {MANIFEST_FILENAME}: missing, changed or "
-                                 "not this export's SavedModel.", file=path.name)
+            raise IntegrityError(
+                f"{path} does not match the sha256 in {MANIFEST_FILENAME}: missing, changed or "
+                "not this export's SavedModel.",
+                file=path.name,
+            )
 
 
 def _inside(relative, folder: Path) -> str:
     """A manifest path that stays inside the export folder."""
     if not isinstance(relative, str) or not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
-        raise IntegrityError(f"{folder / MANIFEST_FILENAME} names an artifact path {relative!r} outside its folder.",
-                             file=MANIFEST_FILENAME)
+        raise IntegrityError(
+            f"{folder / MANIFEST_FILENAME} names an artifact path {relative!r} outside its folder.",
+            file=MANIFEST_FILENAME,
+        )
     return relative

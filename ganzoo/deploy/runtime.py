@@ -21,8 +21,9 @@ samples here as in Keras. Keep this module free of TensorFlow (a test checks it)
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -72,8 +73,10 @@ class OnnxModel:
         self.manifest: dict[str, Any] = read_manifest(folder)
         onnx_files = self.manifest.get("artifacts", {}).get("onnx")
         if not onnx_files:
-            raise ModelFileError(f"{folder / 'manifest.json'} describes no ONNX graphs "
-                                 f"(formats: {self.manifest.get('formats')}); export with formats including 'onnx'.")
+            raise ModelFileError(
+                f"{folder / 'manifest.json'} describes no ONNX graphs "
+                f"(formats: {self.manifest.get('formats')}); export with formats including 'onnx'."
+            )
         if check_hash:
             check_artifact_hashes(folder, self.manifest, formats=("onnx",))
         self.kind = self.manifest["kind"]
@@ -86,18 +89,24 @@ class OnnxModel:
         default = self.manifest["default_graph"]
         self.graphs = [default, *(g for g in self.manifest["graphs"] if g != default)]
         self.sessions = {
-            name: ort.InferenceSession(str(folder / onnx_files[name]["path"]), sess_options=options, providers=providers)
+            name: ort.InferenceSession(
+                str(folder / onnx_files[name]["path"]), sess_options=options, providers=providers
+            )
             for name in self.graphs
         }
         for name, session in self.sessions.items():  # a graph of another export fails here even without hashes
             names = [i.name for i in session.get_inputs()]
             expected = [spec["name"] for spec in self.manifest["graphs"][name]["inputs"]]
             if names != expected:
-                raise ModelFileError(f"{folder / onnx_files[name]['path']} has inputs {names}; its manifest says {expected}.")
+                raise ModelFileError(
+                    f"{folder / onnx_files[name]['path']} has inputs {names}; its manifest says {expected}."
+                )
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}({str(self.path)!r}, architecture={self.architecture!r}, "
-                f"graphs={self.graphs}, threads={self.threads})")
+        return (
+            f"{type(self).__name__}({str(self.path)!r}, architecture={self.architecture!r}, "
+            f"graphs={self.graphs}, threads={self.threads})"
+        )
 
     @property
     def session(self) -> ort.InferenceSession:
@@ -107,7 +116,9 @@ class OnnxModel:
     def run_graph(self, graph: str, feed: dict[str, np.ndarray]) -> np.ndarray:
         """One forward pass of ``graph`` on named inputs; the raw float32 output."""
         if graph not in self.sessions:
-            raise ValueError(f"{self.architecture} export has no graph {graph!r}; choose from {', '.join(self.graphs)}.")
+            raise ValueError(
+                f"{self.architecture} export has no graph {graph!r}; choose from {', '.join(self.graphs)}."
+            )
         expected = [spec["name"] for spec in self.manifest["graphs"][graph]["inputs"]]
         if sorted(feed) != sorted(expected):
             raise ValueError(f"graph {graph!r} takes inputs {expected}, got {sorted(feed)}.")
@@ -151,7 +162,9 @@ class OnnxGenerator(OnnxModel):
 
     __call__ = run
 
-    def generate(self, n: int, seed: int | None = 0, labels=None, batch_size: int = 256, raw: bool = False) -> np.ndarray:
+    def generate(
+        self, n: int, seed: int | None = 0, labels=None, batch_size: int = 256, raw: bool = False
+    ) -> np.ndarray:
         """``n`` samples from latents ``latent_vectors(n, latent_dim, seed)``.
 
         Same contract as ``GAN.generate`` with an explicit seed: uint8 images (n, H, W, C),
@@ -163,8 +176,10 @@ class OnnxGenerator(OnnxModel):
         _check_positive_int("batch_size", batch_size)
         z = latent_vectors(n, self.latent_dim, seed)
         label_array = self.check_labels(labels, n)
-        outputs = [self.run(z[i : i + batch_size], None if label_array is None else label_array[i : i + batch_size])
-                   for i in range(0, n, batch_size)]
+        outputs = [
+            self.run(z[i : i + batch_size], None if label_array is None else label_array[i : i + batch_size])
+            for i in range(0, n, batch_size)
+        ]
         samples = np.concatenate(outputs)
         return samples if raw or not self.outputs_images else to_uint8(samples)
 
@@ -223,9 +238,12 @@ class OnnxStyleGenerator(OnnxGenerator):
         elif mix_cutoff is not None:
             raise ValueError("mix_cutoff needs mix= (the second latents).")
         noise = self.noise_inputs(n, noise_mode, seed if noise_mode == "random" else None)
-        outputs = [self.run_graph("synthesis", {"ws": ws[i : i + batch_size],
-                                                **{k: v[i : i + batch_size] for k, v in noise.items()}})
-                   for i in range(0, n, batch_size)]
+        outputs = [
+            self.run_graph(
+                "synthesis", {"ws": ws[i : i + batch_size], **{k: v[i : i + batch_size] for k, v in noise.items()}}
+            )
+            for i in range(0, n, batch_size)
+        ]
         images = np.concatenate(outputs)
         return images if raw else to_uint8(images)
 
@@ -264,13 +282,15 @@ class OnnxImageModel(OnnxModel):
     def _forward(self, direction: str | None, batch_size: int):
         name = direction or self.graphs[0]
         if name not in self.sessions:
-            raise ValueError(f"{self.architecture} export has no direction {name!r}; choose from "
-                             f"{', '.join(self.graphs)}.")
+            raise ValueError(
+                f"{self.architecture} export has no direction {name!r}; choose from {', '.join(self.graphs)}."
+            )
         channels = int(self.manifest["graphs"][name]["inputs"][0]["shape"][-1])
 
         def forward(batch: np.ndarray) -> np.ndarray:
-            return np.concatenate([self.run_graph(name, {"image": batch[i : i + batch_size]})
-                                   for i in range(0, len(batch), batch_size)])
+            return np.concatenate(
+                [self.run_graph(name, {"image": batch[i : i + batch_size]}) for i in range(0, len(batch), batch_size)]
+            )
 
         return forward, channels
 
@@ -281,8 +301,9 @@ class OnnxImageModel(OnnxModel):
         y = run_padded(forward, x, self.size_multiple, self.scale).astype(np.float32)
         return y if raw else to_uint8(y)
 
-    def upscale(self, images, tile: int | None = None, overlap: int | None = None, batch_size: int = 8,
-                raw: bool = False) -> np.ndarray:
+    def upscale(
+        self, images, tile: int | None = None, overlap: int | None = None, batch_size: int = 8, raw: bool = False
+    ) -> np.ndarray:
         """Super-resolution as ``SRGAN.upscale``: whole images, or tiles of ``tile`` low-resolution pixels
         with ``overlap`` pixels of context (default: the receptive radius, which hides the seams)."""
         if self.kind != "super_resolution":
@@ -296,8 +317,12 @@ class OnnxImageModel(OnnxModel):
         return y if raw else to_uint8(y)
 
 
-_RUNTIMES = {"latent": OnnxGenerator, "style": OnnxStyleGenerator, "image_to_image": OnnxImageModel,
-             "super_resolution": OnnxImageModel}
+_RUNTIMES = {
+    "latent": OnnxGenerator,
+    "style": OnnxStyleGenerator,
+    "image_to_image": OnnxImageModel,
+    "super_resolution": OnnxImageModel,
+}
 
 
 def load(path: str | os.PathLike, **kwargs) -> OnnxModel:

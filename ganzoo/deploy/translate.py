@@ -17,10 +17,14 @@ from ganzoo.utils.images import read_image, save_png
 def image_model(model, backend: str = "keras", what: str = "translate"):
     """``model`` loaded (if a name or path) and checked to offer ``what`` (``translate`` or ``upscale``)."""
     loaded = loading.load(model, backend=backend) if isinstance(model, (str, os.PathLike)) else model
-    if not callable(getattr(loaded, what, None)) or (what == "upscale" and getattr(loaded, "kind", "") == "image_to_image"):
+    if not callable(getattr(loaded, what, None)) or (
+        what == "upscale" and getattr(loaded, "kind", "") == "image_to_image"
+    ):
         kind = getattr(loaded, "architecture", type(loaded).__name__)
-        raise TypeError(f"{model!s} is a {kind} model, which cannot {what} images; use an "
-                        f"{'image-to-image' if what == 'translate' else 'super-resolution'} model.")
+        raise TypeError(
+            f"{model!s} is a {kind} model, which cannot {what} images; use an "
+            f"{'image-to-image' if what == 'translate' else 'super-resolution'} model."
+        )
     return loaded
 
 
@@ -29,8 +33,9 @@ def translate_file(model, in_path, out_path, direction: str | None = None, backe
     return save_png(image_model(model, backend).translate(read_image(in_path), direction)[0], out_path)
 
 
-def upscale_file(model, in_path, out_path, tile: int | None = 128, overlap: int | None = None,
-                 backend: str = "keras") -> Path:
+def upscale_file(
+    model, in_path, out_path, tile: int | None = 128, overlap: int | None = None, backend: str = "keras"
+) -> Path:
     """``ganzoo upscale``: read ``in_path``, upscale in ``tile`` x ``tile`` LR tiles (None: whole image), write ``out_path``.
 
     ``overlap`` defaults to the model's receptive radius, which makes tiling invisible.

@@ -43,7 +43,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import stat
 import sys
 import tarfile
@@ -52,8 +51,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterator
+from typing import Any
 
 from ganzoo import __version__
 from ganzoo.errors import (
@@ -459,7 +459,7 @@ def _download(url: str, destination: Path, sha256: str, desc: str | None = None)
                 raise DownloadError(url, f"HTTP error {error.code} {error.reason}") from error
             except urllib.error.URLError as error:
                 raise DownloadError(url, f"connection error: {error.reason}") from error
-            except (socket.timeout, TimeoutError) as error:
+            except TimeoutError as error:
                 raise DownloadError(url, f"timed out after {_timeout():g} s") from error
             except (http.client.HTTPException, ConnectionError) as error:
                 raise DownloadError(url, f"transfer failed: {type(error).__name__}: {error}") from error
@@ -522,7 +522,9 @@ def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, sourc
             or ".." in parts
             or not (root / normalized).resolve().is_relative_to(root)
         ):
-            raise UnsafeArchiveError(f"Refusing to extract {where}: member {member!r} would be written outside {target}.")
+            raise UnsafeArchiveError(
+                f"Refusing to extract {where}: member {member!r} would be written outside {target}."
+            )
 
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
@@ -531,7 +533,9 @@ def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, sourc
                 check(info_.filename)
                 kind = stat.S_IFMT(info_.external_attr >> 16)  # 0 when the zip records no Unix type
                 if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
-                    raise UnsafeArchiveError(f"Refusing to extract {where}: member {info_.filename!r} is not a regular file.")
+                    raise UnsafeArchiveError(
+                        f"Refusing to extract {where}: member {info_.filename!r} is not a regular file."
+                    )
             zipped.extractall(target)
         return target
     try:
@@ -594,12 +598,17 @@ def write_card(folder: str | os.PathLike, *, model=None, **fields) -> dict[str, 
     sizes = {"bytes": byte_sizes, "total_bytes": sum(byte_sizes.values())}
     if model is not None:
         if lambda_layers(model):  # a Lambda layer is Python code: safe-mode loading would refuse it
-            raise ValueError(f"zoo models must not contain Lambda layers; {name} has {', '.join(lambda_layers(model))}.")
+            raise ValueError(
+                f"zoo models must not contain Lambda layers; {name} has {', '.join(lambda_layers(model))}."
+            )
         sizes["parameters"] = _parameter_counts(model)
     sizes.update(fields.get("sizes") or {})
     fields["sizes"] = sizes
     fields.setdefault("created", datetime.datetime.now(datetime.timezone.utc).date().isoformat())
-    fields["versions"] = {**{k: v for k, v in versions("ganzoo", "tensorflow", "keras", "numpy").items() if v}, **(fields.get("versions") or {})}
+    fields["versions"] = {
+        **{k: v for k, v in versions("ganzoo", "tensorflow", "keras", "numpy").items() if v},
+        **(fields.get("versions") or {}),
+    }
     problems = validate_card(fields)
     if problems:
         raise ValueError(f"Card for {folder} is incomplete: {'; '.join(problems)}.")
@@ -609,11 +618,17 @@ def write_card(folder: str | os.PathLike, *, model=None, **fields) -> dict[str, 
 
 def lambda_layers(model) -> list[str]:
     """Names of Lambda layers (arbitrary Python code) in ``model``: zoo models must have none."""
-    return [layer.name for layer in model._flatten_layers(include_self=True, recursive=True)
-            if type(layer).__name__ == "Lambda"]
+    return [
+        layer.name
+        for layer in model._flatten_layers(include_self=True, recursive=True)
+        if type(layer).__name__ == "Lambda"
+    ]
 
 
 def _parameter_counts(model) -> dict[str, int]:
-    counts = {"generator": int(model.generator.count_params()), "discriminator": int(model.discriminator.count_params())}
+    counts = {
+        "generator": int(model.generator.count_params()),
+        "discriminator": int(model.discriminator.count_params()),
+    }
     counts["total"] = counts["generator"] + counts["discriminator"]
     return counts

@@ -38,8 +38,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -95,7 +96,9 @@ def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 2
         model = loading.load_model(file, compile=False, gan_only=False)
         _CLASSIFIER_CACHE[digest] = model
     return metrics_lib.ClassifierFeatures(
-        model, layer_name="features", batch_size=batch_size,
+        model,
+        layer_name="features",
+        batch_size=batch_size,
         name=f"ganzoo-digits-classifier/features-128/sha256:{digest[:12]}",
     )
 
@@ -103,8 +106,10 @@ def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 2
 def _inception_weights_cached() -> bool:
     """Whether Keras' InceptionV3 ImageNet weights (no top) are already in the Keras cache."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    candidates = [Path(home) / "models" / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-                  Path("/tmp/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5")]
+    candidates = [
+        Path(home) / "models" / "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        Path("/tmp/.keras/models/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    ]
     return any(p.is_file() for p in candidates)
 
 
@@ -132,8 +137,13 @@ _REAL_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray | None]] = {}
 _REAL_CACHE_MAX_BYTES = 256 << 20  # the named data sets are small; folders/TFDS are not cached beyond this
 
 
-def load_real(data_spec: str, split: str, image_shape: Sequence[int] | None = None, with_labels: bool = False,
-              data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def load_real(
+    data_spec: str,
+    split: str,
+    image_shape: Sequence[int] | None = None,
+    with_labels: bool = False,
+    data_dir: str | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """The whole ``split`` of ``data_spec`` as float32 arrays (images in [-1, 1]), unshuffled.
 
     Results are cached per arguments for the session (read-only arrays), so evaluating several
@@ -158,8 +168,9 @@ def _load_real(data_spec, split, image_shape, with_labels, data_dir):
         kwargs.update(image_size=(int(image_shape[0]), int(image_shape[1])), channels=int(image_shape[2]))
     if data_dir is not None:
         kwargs["data_dir"] = data_dir
-    ds = data_lib.load(data_spec, batch_size=256, split=split, with_labels=with_labels, shuffle=False,
-                   drop_remainder=False, **kwargs)
+    ds = data_lib.load(
+        data_spec, batch_size=256, split=split, with_labels=with_labels, shuffle=False, drop_remainder=False, **kwargs
+    )
     images, labels = [], []
     for element in ds.as_numpy_iterator():
         if with_labels:
@@ -217,16 +228,26 @@ def evaluate_model(
 
     if _is_points(model):
         if data_spec not in _MIXTURES:
-            raise ValueError(f"{type(model).__name__} generates points of shape {tuple(model.image_shape)}; "
-                             f"evaluate it on a mixture ({', '.join(_MIXTURES)}), not {data_spec!r}.")
+            raise ValueError(
+                f"{type(model).__name__} generates points of shape {tuple(model.image_shape)}; "
+                f"evaluate it on a mixture ({', '.join(_MIXTURES)}), not {data_spec!r}."
+            )
         n = int(n_fake or _DEFAULT_POINT_SAMPLES)
         modes, std = data_lib.mixture_modes(data_spec)
         points = np.asarray(model.generate(n, seed=seed, raw=True), dtype=np.float64)
         min_count = max(1, math.ceil(20 * n / 2500))
         result = metrics_lib.mode_statistics(points, modes, std, min_count=min_count)
-        result.update(data=data_spec, n=n, n_fake=n, seed=int(seed), min_count=min_count, num_std=3.0,
-                      mode_std=float(std), protocol="VEEGAN/PacGAN mode statistics: nearest mode, within 3 std, "
-                      f"a mode covered with >= {min_count} high-quality samples of {n}")
+        result.update(
+            data=data_spec,
+            n=n,
+            n_fake=n,
+            seed=int(seed),
+            min_count=min_count,
+            num_std=3.0,
+            mode_std=float(std),
+            protocol="VEEGAN/PacGAN mode statistics: nearest mode, within 3 std, "
+            f"a mode covered with >= {min_count} high-quality samples of {n}",
+        )
         return result
 
     image_shape = tuple(model.image_shape)
@@ -241,15 +262,26 @@ def evaluate_model(
         if len(known) == 0:
             raise ValueError(f"none of the {data_spec!r} labels is below the model's num_classes={model.num_classes}.")
         labels = np.random.default_rng(seed).choice(known, size=n_fake).astype(np.int32)
-    fake = np.asarray(model.generate(n_fake, seed=seed, raw=True, **({"labels": labels} if conditional else {})),
-                      dtype=np.float32)
+    fake = np.asarray(
+        model.generate(n_fake, seed=seed, raw=True, **({"labels": labels} if conditional else {})), dtype=np.float32
+    )
     fake = np.clip(fake, -1.0, 1.0)
-    result = metrics_lib.evaluate(_match_channels(real, extractor), _match_channels(fake, extractor), extractor,
-                                  metrics=metrics, seed=seed, **metric_kwargs)
-    result.update(data=data_spec, split=split, image_shape=list(image_shape),
-                  real_source=f"ganzoo.data.load({data_spec!r}, split={split!r}), all {len(real)} samples",
-                  fake_source=f"model.generate({n_fake}, seed={seed}, raw=True)"
-                  + (", labels drawn from the real label frequencies" if conditional else ""))
+    result = metrics_lib.evaluate(
+        _match_channels(real, extractor),
+        _match_channels(fake, extractor),
+        extractor,
+        metrics=metrics,
+        seed=seed,
+        **metric_kwargs,
+    )
+    result.update(
+        data=data_spec,
+        split=split,
+        image_shape=list(image_shape),
+        real_source=f"ganzoo.data.load({data_spec!r}, split={split!r}), all {len(real)} samples",
+        fake_source=f"model.generate({n_fake}, seed={seed}, raw=True)"
+        + (", labels drawn from the real label frequencies" if conditional else ""),
+    )
     result["protocol"] = _image_protocol(result)
     if conditional and hasattr(extractor, "probabilities"):
         result.update(_class_accuracy(extractor, _match_channels(fake, extractor), labels, model.num_classes))
@@ -260,8 +292,10 @@ def evaluate_model(
 
 def _image_protocol(result: dict[str, Any]) -> str:
     """One sentence a reader needs to compare these numbers with others: features, samples, parameters."""
-    parts = [f"{result['n_real']} real images ({result['real_source']}) vs {result['n_fake']} generated "
-             f"({result['fake_source']}), in the {result['feature_dim']}-d features of {result['extractor']}"]
+    parts = [
+        f"{result['n_real']} real images ({result['real_source']}) vs {result['n_fake']} generated "
+        f"({result['fake_source']}), in the {result['feature_dim']}-d features of {result['extractor']}"
+    ]
     if "kid" in result:
         parts.append(f"KID unbiased, {result['kid_subsets']} subsets of {result['kid_subset_size']}")
     if "pr_k" in result:
@@ -274,8 +308,9 @@ def _image_protocol(result: dict[str, Any]) -> str:
 def _class_accuracy(extractor, images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, Any]:
     probs = np.asarray(extractor.probabilities(images))
     if probs.shape[1] < num_classes:
-        raise ValueError(f"the classifier {extractor.name!r} knows {probs.shape[1]} classes; the model has "
-                         f"{num_classes}.")
+        raise ValueError(
+            f"the classifier {extractor.name!r} knows {probs.shape[1]} classes; the model has {num_classes}."
+        )
     predicted = probs.argmax(axis=1)
     per_class, counts = {}, {}
     for c in np.unique(labels):
@@ -290,8 +325,13 @@ def _class_accuracy(extractor, images: np.ndarray, labels: np.ndarray, num_class
     }
 
 
-def class_accuracy(model, classes: Sequence[int] | None = None, n_per_class: int = 100,
-                   extractor: metrics_lib.FeatureExtractor | None = None, seed: int = 0) -> dict[str, Any]:
+def class_accuracy(
+    model,
+    classes: Sequence[int] | None = None,
+    n_per_class: int = 100,
+    extractor: metrics_lib.FeatureExtractor | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Accuracy of the domain classifier on ``n_per_class`` samples of each class in ``classes``.
 
     Default classes: all of the model's; default classifier: the digits classifier. Returns
@@ -403,10 +443,11 @@ class MetricCallback(keras.callbacks.Callback):
     def compute(self) -> dict[str, float]:
         """The metrics of the model's current fixed-seed samples."""
         labels = self._labels()
-        fake = self.model.generate(self.n, seed=self.seed, raw=True, **({"labels": labels} if labels is not None else {}))
+        fake = self.model.generate(
+            self.n, seed=self.seed, raw=True, **({"labels": labels} if labels is not None else {})
+        )
         fake = np.asarray(fake, dtype=np.float32)
         if _is_points(self.model):
-
             modes, std = data_lib.mixture_modes(self.data_spec)
             stats = metrics_lib.mode_statistics(fake, modes, std, min_count=max(1, math.ceil(20 * self.n / 2500)))
             return {k: float(stats[k]) for k in ("modes_covered", "high_quality_fraction", "reverse_kl")}
@@ -420,8 +461,9 @@ class MetricCallback(keras.callbacks.Callback):
                 warnings.simplefilter("ignore", RuntimeWarning)  # rank-deficient covariance at small n
                 values["fid"] = metrics_lib.fid(real, fake_features)
         if "kid" in self.metric_names:
-            values["kid"], values["kid_std"] = metrics_lib.kid(real, fake_features, num_subsets=self.kid_subsets,
-                                                               subset_size=self.kid_subset_size, seed=self.seed)
+            values["kid"], values["kid_std"] = metrics_lib.kid(
+                real, fake_features, num_subsets=self.kid_subsets, subset_size=self.kid_subset_size, seed=self.seed
+            )
         if "pr" in self.metric_names:
             values["precision"], values["recall"] = metrics_lib.precision_recall(real, fake_features)
         if "dc" in self.metric_names:
@@ -429,7 +471,12 @@ class MetricCallback(keras.callbacks.Callback):
         return values
 
     def _keys(self) -> list[str]:
-        names = {"fid": ["fid"], "kid": ["kid", "kid_std"], "pr": ["precision", "recall"], "dc": ["density", "coverage"]}
+        names = {
+            "fid": ["fid"],
+            "kid": ["kid", "kid_std"],
+            "pr": ["precision", "recall"],
+            "dc": ["density", "coverage"],
+        }
         return [k for m in self.metric_names for k in names.get(m, [])]
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
@@ -442,7 +489,9 @@ class MetricCallback(keras.callbacks.Callback):
             for key, value in values.items():
                 logs[self.prefix + key] = value
         if self.verbose:
-            print(f"epoch {epoch + 1}: " + ", ".join(f"{self.prefix}{k}={v:.4g}" for k, v in values.items()), flush=True)
+            print(
+                f"epoch {epoch + 1}: " + ", ".join(f"{self.prefix}{k}={v:.4g}" for k, v in values.items()), flush=True
+            )
 
 
 class KIDCallback(MetricCallback):

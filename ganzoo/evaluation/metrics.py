@@ -27,7 +27,8 @@ tested) without loading TensorFlow.
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import linalg
@@ -79,9 +80,7 @@ def _features_2d(x: Any, name: str, min_rows: int = 1) -> np.ndarray:
 
 def _check_same_dim(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"feature dimensions differ: real has {a.shape[1]}, fake has {b.shape[1]}"
-        )
+        raise ValueError(f"feature dimensions differ: real has {a.shape[1]}, fake has {b.shape[1]}")
 
 
 def _row_blocks(n_rows: int, n_cols: int, batch_size: int | None) -> Iterator[slice]:
@@ -135,9 +134,7 @@ def feature_statistics(features: Any) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False).reshape(f.shape[1], f.shape[1])
 
 
-def frechet_distance(
-    mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 1e-6
-) -> float:
+def frechet_distance(mu1: Any, sigma1: Any, mu2: Any, sigma2: Any, eps: float = 1e-6) -> float:
     """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
 
     ``|mu1 - mu2|^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2})``
@@ -156,9 +153,7 @@ def frechet_distance(
         raise ValueError(f"mean vectors have different shapes: {mu1.shape} vs {mu2.shape}")
     d = mu1.shape[0]
     if sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(
-            f"covariances must be ({d}, {d}), got {sigma1.shape} and {sigma2.shape}"
-        )
+        raise ValueError(f"covariances must be ({d}, {d}), got {sigma1.shape} and {sigma2.shape}")
 
     diff = mu1 - mu2
     with warnings.catch_warnings():
@@ -404,9 +399,7 @@ def mode_statistics(
     stds = np.broadcast_to(np.asarray(std, dtype=np.float64), (n_modes,))
     if (stds <= 0).any():
         raise ValueError("std must be positive")
-    d2 = _sq_dists(
-        pts, centres, np.einsum("ij,ij->i", pts, pts), np.einsum("ij,ij->i", centres, centres)
-    )
+    d2 = _sq_dists(pts, centres, np.einsum("ij,ij->i", pts, pts), np.einsum("ij,ij->i", centres, centres))
     nearest = d2.argmin(axis=1)
     dist = np.sqrt(d2[np.arange(pts.shape[0]), nearest])
     high_quality = dist <= num_std * stds[nearest]
@@ -697,7 +690,7 @@ class ClassifierFeatures(FeatureExtractor):
 
     def __init__(
         self,
-        model: "keras.Model",
+        model: keras.Model,
         layer_name: str | None = None,
         batch_size: int = 256,
         name: str | None = None,
@@ -740,9 +733,7 @@ class ClassifierFeatures(FeatureExtractor):
         return self._batched(images, probs)
 
 
-def build_digits_classifier(
-    image_size: int = 16, channels: int = 1, num_classes: int = 10
-) -> "keras.Model":
+def build_digits_classifier(image_size: int = 16, channels: int = 1, num_classes: int = 10) -> keras.Model:
     """Small CNN for digit images in ``[-1, 1]``: conv-conv-pool-conv-pool-dense(128)-softmax.
 
     The 128-unit ReLU layer is named ``"features"`` (used by
@@ -779,7 +770,7 @@ def train_digits_classifier(
     batch_size: int = 32,
     validation_data: tuple[Any, Any] | None = None,
     verbose: int = 0,
-) -> "keras.Model":
+) -> keras.Model:
     """Train :func:`build_digits_classifier` on caller-provided ``images`` in ``[-1, 1]``.
 
     ``images`` is ``(N, S, S, C)`` or ``(N, S, S)``; ``labels`` integer classes.
@@ -795,9 +786,7 @@ def train_digits_classifier(
     if x.shape[1] != x.shape[2]:
         raise ValueError(f"images must be square, got {x.shape[1:3]}")
     keras.utils.set_random_seed(seed)
-    model = build_digits_classifier(
-        image_size=x.shape[1], channels=x.shape[3], num_classes=max(10, int(y.max()) + 1)
-    )
+    model = build_digits_classifier(image_size=x.shape[1], channels=x.shape[3], num_classes=max(10, int(y.max()) + 1))
     if validation_data is not None:
         validation_data = (_check_images(validation_data[0]), np.asarray(validation_data[1]))
     model.fit(
@@ -873,8 +862,6 @@ def evaluate(
         if not hasattr(extractor, "probabilities"):
             raise ValueError(f"extractor {extractor.name!r} has no probabilities() for 'is'")
         probs = extractor.probabilities(fake_images)
-        result["inception_score"], result["inception_score_std"] = inception_score(
-            probs, splits=is_splits
-        )
+        result["inception_score"], result["inception_score_std"] = inception_score(probs, splits=is_splits)
         result["is_splits"] = int(is_splits)
     return result

@@ -25,7 +25,8 @@ What the base owns, once for all variants:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -203,7 +204,9 @@ class GAN(keras.Model):
         z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
         describe = {"z": {"distribution": "standard normal N(0, 1), independent entries", "recipe": LATENT_RECIPE}}
         if not self.is_conditional:
-            return {"generator": ServingGraph([z], lambda z: generator(z, training=False), "image", generator, describe)}
+            return {
+                "generator": ServingGraph([z], lambda z: generator(z, training=False), "image", generator, describe)
+            }
         label = tf.TensorSpec((None,), tf.int32, name="label")
         describe["label"] = {"range": [0, self.num_classes], "description": f"class index in [0, {self.num_classes})"}
         fn = lambda z, label: generator([z, label], training=False)  # noqa: E731
@@ -217,7 +220,8 @@ class GAN(keras.Model):
             "num_classes": self.num_classes,
             "image_shape": [int(s) for s in self.image_shape],
             "output": {"kind": "image", "layout": "NHWC", "range": [-1.0, 1.0], "postprocessing": IMAGE_POSTPROCESSING}
-            if is_image else {"kind": "points", "range": None, "postprocessing": None},
+            if is_image
+            else {"kind": "points", "range": None, "postprocessing": None},
         }
 
     def export_examples(self, graph: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -236,8 +240,9 @@ class GAN(keras.Model):
         specs = self.serving_graphs()[next(iter(self.serving_graphs()))].inputs
         return [specs[0]] if len(specs) == 1 else [list(specs)]
 
-    def export(self, filepath, format: str = "tf_saved_model", verbose: bool | None = None, input_signature=None,
-               **kwargs):
+    def export(
+        self, filepath, format: str = "tf_saved_model", verbose: bool | None = None, input_signature=None, **kwargs
+    ):
         """Keras' ``Model.export`` (SavedModel or ONNX of ``call``), with this model's input signature by default.
 
         Keras infers a subclassed model's signature from its first call, which a GAN built in
@@ -323,7 +328,7 @@ class GAN(keras.Model):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "GAN":
+    def from_config(cls, config: dict[str, Any]) -> GAN:
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
@@ -502,7 +507,10 @@ class GAN(keras.Model):
         real_logits = ops.cast(real_logits, "float32")
         fake_logits = ops.cast(fake_logits, "float32")
         correct = ops.concatenate(
-            [ops.reshape(ops.cast(real_logits > 0, "float32"), (-1,)), ops.reshape(ops.cast(fake_logits <= 0, "float32"), (-1,))]
+            [
+                ops.reshape(ops.cast(real_logits > 0, "float32"), (-1,)),
+                ops.reshape(ops.cast(fake_logits <= 0, "float32"), (-1,)),
+            ]
         )
         return {"d_real": ops.mean(real_logits), "d_fake": ops.mean(fake_logits), "d_accuracy": ops.mean(correct)}
 
@@ -565,8 +573,6 @@ class GAN(keras.Model):
     def check_labels(self, labels, n: int) -> np.ndarray | None:
         """Validate class labels for generation: an int or n ints in ``[0, num_classes)``."""
         return check_labels(labels, n, self.num_classes, type(self).__name__)
-
-
 
 
 def _check_positive_int(name: str, value) -> None:

@@ -45,8 +45,9 @@ def check_batch(model, images, labels):
     images = images if tf.is_tensor(images) else tf.convert_to_tensor(images)
     if labels is not None and not tf.is_tensor(labels):
         labels = tf.convert_to_tensor(labels)
-    check_spec(model, tuple(images.shape), images.dtype,
-               None if labels is None else (tuple(labels.shape), labels.dtype))
+    check_spec(
+        model, tuple(images.shape), images.dtype, None if labels is None else (tuple(labels.shape), labels.dtype)
+    )
     name = model_name(model)
     if model.is_conditional:
         if labels.shape.rank == 2:
@@ -73,8 +74,10 @@ def check_spec(model, shape: tuple, dtype, labels: tuple | None = None) -> None:
     if len(shape) != len(expected) + 1 or any(s is not None and s != e for s, e in zip(shape[1:], expected)):
         hint = ""
         if len(shape) == 4 and len(expected) == 3 and tuple(shape[1:3]) == expected[:2]:
-            hint = (f" The channel count differs ({shape[3]} vs {expected[2]}): load the data with "
-                    f"channels={expected[2]}, or create the model with image_shape={tuple(shape[1:])}.")
+            hint = (
+                f" The channel count differs ({shape[3]} vs {expected[2]}): load the data with "
+                f"channels={expected[2]}, or create the model with image_shape={tuple(shape[1:])}."
+            )
         elif len(shape) == len(expected):
             hint = " Is the batch dimension missing? Batch the dataset (dataset.batch(n))."
         elif len(shape) == len(expected) + 1:
@@ -86,8 +89,10 @@ def check_spec(model, shape: tuple, dtype, labels: tuple | None = None) -> None:
     if not model.is_conditional:
         return
     if labels is None:
-        raise InputError(f"{name} is class-conditional (num_classes={model.num_classes}): the dataset must yield "
-                         f"(images, labels); load it with with_labels=True.")
+        raise InputError(
+            f"{name} is class-conditional (num_classes={model.num_classes}): the dataset must yield "
+            f"(images, labels); load it with with_labels=True."
+        )
     label_shape, label_dtype = labels
     label_dtype = tf.as_dtype(label_dtype)
     if not label_dtype.is_integer:
@@ -110,13 +115,20 @@ def _with_value_assertions(images, name: str, range_check: bool):
     if range_check:
         low, high = tf.reduce_min(flat), tf.reduce_max(flat)
         in_range = tf.logical_and(low >= -1.0 - RANGE_TOLERANCE, high <= 1.0 + RANGE_TOLERANCE)
-        checks.append(tf.debugging.Assert(
-            tf.logical_or(in_range, tf.logical_not(finite)),
-            [f"{name}: images must lie in [-1, 1] (the range of the generator's tanh); this batch spans [",
-             low, ",", high, "]. Values in 0..255 (or 0..1) need rescaling: load the data with ganzoo.data, or map "
-             "ganzoo.models.checks.rescale_images over the dataset."],
-            summarize=4,
-        ))
+        checks.append(
+            tf.debugging.Assert(
+                tf.logical_or(in_range, tf.logical_not(finite)),
+                [
+                    f"{name}: images must lie in [-1, 1] (the range of the generator's tanh); this batch spans [",
+                    low,
+                    ",",
+                    high,
+                    "]. Values in 0..255 (or 0..1) need rescaling: load the data with ganzoo.data, or map "
+                    "ganzoo.models.checks.rescale_images over the dataset.",
+                ],
+                summarize=4,
+            )
+        )
     with tf.control_dependencies(checks):
         return tf.identity(images)
 
@@ -126,8 +138,14 @@ def _with_label_assertions(labels, num_classes: int, name: str):
     low, high = tf.reduce_min(labels), tf.reduce_max(labels)
     ok = tf.logical_or(tf.equal(tf.size(labels), 0), tf.logical_and(low >= 0, high < num_classes))
     check = tf.debugging.Assert(
-        ok, [f"{name}: labels must lie in [0, {num_classes}) (num_classes={num_classes}); this batch has labels from",
-             low, "to", high, "."],
+        ok,
+        [
+            f"{name}: labels must lie in [0, {num_classes}) (num_classes={num_classes}); this batch has labels from",
+            low,
+            "to",
+            high,
+            ".",
+        ],
     )
     with tf.control_dependencies([check]):
         return tf.identity(labels)
@@ -171,8 +189,11 @@ def check_dataset(dataset, model=None, what: str = "the dataset") -> None:
     image_spec, label_spec = (spec[0], spec[1] if len(spec) > 1 else None) if isinstance(spec, tuple) else (spec, None)
     if image_spec.shape.rank is None:
         return
-    labels = None if label_spec is None else (
-        tuple(label_spec.shape) if label_spec.shape.rank is not None else (None,), label_spec.dtype)
+    labels = (
+        None
+        if label_spec is None
+        else (tuple(label_spec.shape) if label_spec.shape.rank is not None else (None,), label_spec.dtype)
+    )
     try:
         check_spec(model, tuple(image_spec.shape), image_spec.dtype, labels)
     except InputError as error:

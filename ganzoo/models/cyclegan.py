@@ -74,7 +74,9 @@ class ImagePool(keras.layers.Layer):
         position = self.count + tf.range(batch)
         filling = position < self.size
         pool = tf.tensor_scatter_nd_update(
-            tf.convert_to_tensor(self.images), tf.boolean_mask(position, filling)[:, None], tf.boolean_mask(images, filling)
+            tf.convert_to_tensor(self.images),
+            tf.boolean_mask(position, filling)[:, None],
+            tf.boolean_mask(images, filling),
         )
         slots = tf.gather(tf.argsort(slot_draws), tf.range(batch) % self.size)  # distinct when batch <= size
         swap = tf.logical_and(tf.logical_not(filling), swap_draws < 0.5)
@@ -88,9 +90,15 @@ class ImagePool(keras.layers.Layer):
         return {**super().get_config(), "size": self.size, "image_shape": list(self.image_shape)}
 
 
-def paper_optimizers(steps_per_epoch: int, constant_epochs: int = 100, decay_epochs: int = 100,
-                     learning_rate: float = 2e-4, beta_1: float = 0.5):
+def paper_optimizers(
+    steps_per_epoch: int,
+    constant_epochs: int = 100,
+    decay_epochs: int = 100,
+    learning_rate: float = 2e-4,
+    beta_1: float = 0.5,
+):
     """(g_optimizer, d_optimizer): Adam(2e-4, beta_1=0.5), constant for ``constant_epochs`` then linearly to 0."""
+
     def make():
         schedule = LinearDecay(learning_rate, constant_epochs * steps_per_epoch, max(1, decay_epochs * steps_per_epoch))
         return keras.optimizers.Adam(schedule, beta_1=beta_1)
@@ -176,7 +184,9 @@ class CycleGAN(ImageToImageGAN):
 
     def build_discriminator(self) -> keras.Model:
         n_layers = self.d_layers or patchgan_layers_for(self.image_shape[0])
-        d_a = patchgan_discriminator(self.image_shape, 0, self.d_base_filters, n_layers, self.norm, name="discriminator_a")
+        d_a = patchgan_discriminator(
+            self.image_shape, 0, self.d_base_filters, n_layers, self.norm, name="discriminator_a"
+        )
         d_b = patchgan_discriminator(self.shape_b, 0, self.d_base_filters, n_layers, self.norm, name="discriminator_b")
         a = keras.Input(self.image_shape, name="image_a")
         b = keras.Input(self.shape_b, name="image_b")
@@ -222,9 +232,9 @@ class CycleGAN(ImageToImageGAN):
         with tf.GradientTape() as g_tape:
             fake_b, fake_a = g(real_a, training=True), f(real_b, training=True)
             cycle = l1(f(fake_b, training=True), real_a) + l1(g(fake_a, training=True), real_b)
-            adversarial = self._g_adversarial(d_b(self.discriminator_view(fake_b), training=True)) + self._g_adversarial(
-                d_a(self.discriminator_view(fake_a), training=True)
-            )
+            adversarial = self._g_adversarial(
+                d_b(self.discriminator_view(fake_b), training=True)
+            ) + self._g_adversarial(d_a(self.discriminator_view(fake_a), training=True))
             g_loss = adversarial + self.cycle_weight * cycle
             identity = ops.zeros((), "float32")
             if self.identity_weight:
@@ -233,8 +243,12 @@ class CycleGAN(ImageToImageGAN):
         g_grad_norm = self.apply_gradients(g_tape, g_loss, self.generator, self.g_optimizer)
 
         batch = ops.shape(real_a)[0]
-        pooled_a = self.pool_a.query(ops.stop_gradient(fake_a), self.sample_uniform((batch,)), self.sample_uniform((max(self.pool_size, 1),)))
-        pooled_b = self.pool_b.query(ops.stop_gradient(fake_b), self.sample_uniform((batch,)), self.sample_uniform((max(self.pool_size, 1),)))
+        pooled_a = self.pool_a.query(
+            ops.stop_gradient(fake_a), self.sample_uniform((batch,)), self.sample_uniform((max(self.pool_size, 1),))
+        )
+        pooled_b = self.pool_b.query(
+            ops.stop_gradient(fake_b), self.sample_uniform((batch,)), self.sample_uniform((max(self.pool_size, 1),))
+        )
         target = 1.0 - self.label_smoothing
         with tf.GradientTape() as d_tape:
             seen = [self.discriminator_view(x) for x in (real_a, pooled_a, real_b, pooled_b)]
@@ -250,8 +264,16 @@ class CycleGAN(ImageToImageGAN):
             ops.concatenate([ops.reshape(fake_a_logits, (-1,)), ops.reshape(fake_b_logits, (-1,))]),
         )
         return self.record(
-            g_loss=g_loss, g_adversarial=adversarial, cycle=cycle, identity=identity, g_grad_norm=g_grad_norm,
-            d_loss=d_loss, d_loss_a=d_loss_a, d_loss_b=d_loss_b, d_grad_norm=d_grad_norm, **stats,
+            g_loss=g_loss,
+            g_adversarial=adversarial,
+            cycle=cycle,
+            identity=identity,
+            g_grad_norm=g_grad_norm,
+            d_loss=d_loss,
+            d_loss_a=d_loss_a,
+            d_loss_b=d_loss_b,
+            d_grad_norm=d_grad_norm,
+            **stats,
         )
 
     def _penalties(self, critic, real, fake):
@@ -272,11 +294,23 @@ class CycleGAN(ImageToImageGAN):
         fake_b, fake_a = g(real_a, training=False), f(real_b, training=False)
         l1 = lambda x, y: ops.mean(ops.abs(ops.cast(x, "float32") - ops.cast(y, "float32")))  # noqa: E731
         cycle_a, cycle_b = l1(f(fake_b, training=False), real_a), l1(g(fake_a, training=False), real_b)
-        fake_b_logits, fake_a_logits = self.discriminator_b(fake_b, training=False), self.discriminator_a(fake_a, training=False)
-        real_a_logits, real_b_logits = self.discriminator_a(real_a, training=False), self.discriminator_b(real_b, training=False)
+        fake_b_logits, fake_a_logits = (
+            self.discriminator_b(fake_b, training=False),
+            self.discriminator_a(fake_a, training=False),
+        )
+        real_a_logits, real_b_logits = (
+            self.discriminator_a(real_a, training=False),
+            self.discriminator_b(real_b, training=False),
+        )
         adversarial = self._g_adversarial(fake_b_logits) + self._g_adversarial(fake_a_logits)
-        logs = dict(cycle=cycle_a + cycle_b, cycle_a=cycle_a, cycle_b=cycle_b, g_adversarial=adversarial,
-                    d_loss=self.adversarial_loss.d(real_a_logits, fake_a_logits) + self.adversarial_loss.d(real_b_logits, fake_b_logits))
+        logs = dict(
+            cycle=cycle_a + cycle_b,
+            cycle_a=cycle_a,
+            cycle_b=cycle_b,
+            g_adversarial=adversarial,
+            d_loss=self.adversarial_loss.d(real_a_logits, fake_a_logits)
+            + self.adversarial_loss.d(real_b_logits, fake_b_logits),
+        )
         logs["g_loss"] = adversarial + self.cycle_weight * logs["cycle"]
         if self.identity_weight:
             logs["identity"] = l1(g(real_b, training=False), real_b) + l1(f(real_a, training=False), real_a)

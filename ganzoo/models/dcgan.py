@@ -44,7 +44,9 @@ def check_pyramid_shape(image_shape, num_classes, architecture: str) -> tuple[in
     return shape
 
 
-def conv_generator(latent_input, image_shape, base_filters: int, extra_inputs=(), name: str = "generator") -> keras.Model:
+def conv_generator(
+    latent_input, image_shape, base_filters: int, extra_inputs=(), name: str = "generator"
+) -> keras.Model:
     """The DCGAN generator body on a (possibly label-augmented) latent tensor."""
     size, _, channels = image_shape
     start, doublings = upsampling_plan(size)

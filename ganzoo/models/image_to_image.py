@@ -71,8 +71,13 @@ class ImageToImageGAN(GAN):
         graphs = {}
         for name, network in self.export_endpoints().items():
             spec = tf.TensorSpec((None, None, None, int(network.inputs[0].shape[-1])), tf.float32, name="image")
-            describe = {"image": {"range": [-1.0, 1.0], "layout": "NHWC",
-                                  "constraint": f"height and width multiples of {self.size_multiple}"}}
+            describe = {
+                "image": {
+                    "range": [-1.0, 1.0],
+                    "layout": "NHWC",
+                    "constraint": f"height and width multiples of {self.size_multiple}",
+                }
+            }
             graphs[name] = ServingGraph([spec], _inference(network), "output", network, describe)
         return graphs
 
@@ -84,7 +89,7 @@ class ImageToImageGAN(GAN):
             "receptive_radius": getattr(self, "receptive_radius", None),
             "output": {"kind": "image", "layout": "NHWC", "range": [-1.0, 1.0], "postprocessing": IMAGE_POSTPROCESSING},
             "preprocessing": "uint8 x -> x / 127.5 - 1; sides reflect-padded to multiples of size_multiple, "
-                             "output cropped to the input size times scale",
+            "output cropped to the input size times scale",
         }
 
     def export_examples(self, graph: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -94,8 +99,10 @@ class ImageToImageGAN(GAN):
         step = m * max(1, 16 // m)
         channels = int(self.export_endpoints()[graph].inputs[0].shape[-1])
         rng = np.random.default_rng(seed)
-        return [{"image": rng.uniform(-1, 1, (batch, h, w, channels)).astype(np.float32)}
-                for batch, h, w in ((1, base, base), (3, base + step, base + 2 * step))]
+        return [
+            {"image": rng.uniform(-1, 1, (batch, h, w, channels)).astype(np.float32)}
+            for batch, h, w in ((1, base, base), (3, base + step, base + 2 * step))
+        ]
 
     def keras_input_signature(self) -> list:
         return [self.serving_graphs()[next(iter(self.export_endpoints()))].inputs[0]]
@@ -116,7 +123,10 @@ class ImageToImageGAN(GAN):
 
         def forward(batch):
             return np.concatenate(
-                [ops.convert_to_numpy(network(batch[i : i + batch_size], training=False)) for i in range(0, len(batch), batch_size)]
+                [
+                    ops.convert_to_numpy(network(batch[i : i + batch_size], training=False))
+                    for i in range(0, len(batch), batch_size)
+                ]
             )
 
         y = run_padded(forward, x, self.size_multiple, self.output_scale).astype(np.float32)

@@ -75,7 +75,9 @@ class Pix2Pix(ImageToImageGAN):
         self.dropout = float(dropout)
         self.l1_weight = float(l1_weight)
         if kwargs.get("augment") is not None:
-            raise ValueError("pix2pix does not support augment: D's input pair would need the same transform on both sides.")
+            raise ValueError(
+                "pix2pix does not support augment: D's input pair would need the same transform on both sides."
+            )
         super().__init__(**kwargs)
 
     @property

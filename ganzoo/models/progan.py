@@ -77,8 +77,12 @@ class ProGAN(GAN):
         **kwargs,
     ):
         self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "ProGAN")
-        for name, value in (("channel_base", channel_base), ("channel_max", channel_max),
-                            ("stable_images", stable_images), ("fade_images", fade_images)):
+        for name, value in (
+            ("channel_base", channel_base),
+            ("channel_max", channel_max),
+            ("stable_images", stable_images),
+            ("fade_images", fade_images),
+        ):
             _check_positive_int(name, value)
         self.channel_base = int(channel_base)
         self.channel_max = int(channel_max)
@@ -88,13 +92,16 @@ class ProGAN(GAN):
         super().__init__(latent_dim=latent_dim, gp_weight=gp_weight, ema_decay=ema_decay, **kwargs)
         # Growth state (saved with the model): resolution level (0 = 4x4), fade-in alpha of that
         # level, real images seen at this level, and in total.
-        self.growth_level = self.add_weight(name="growth_level", shape=(), dtype="int32", initializer="zeros",
-                                            trainable=False)
+        self.growth_level = self.add_weight(
+            name="growth_level", shape=(), dtype="int32", initializer="zeros", trainable=False
+        )
         self.growth_alpha = self.add_weight(name="growth_alpha", shape=(), initializer="ones", trainable=False)
-        self.growth_images = self.add_weight(name="growth_images", shape=(), dtype="int64", initializer="zeros",
-                                             trainable=False)
-        self.images_seen = self.add_weight(name="images_seen", shape=(), dtype="int64", initializer="zeros",
-                                           trainable=False)
+        self.growth_images = self.add_weight(
+            name="growth_images", shape=(), dtype="int64", initializer="zeros", trainable=False
+        )
+        self.images_seen = self.add_weight(
+            name="images_seen", shape=(), dtype="int64", initializer="zeros", trainable=False
+        )
         self.apply_growth()
 
     # ------------------------------------------------------------------ shapes
@@ -168,9 +175,14 @@ class ProGAN(GAN):
 
     @property
     def growth(self) -> dict:
-        return {"level": self.level, "resolution": self.resolution, "alpha": self.alpha,
-                "images_at_level": int(self.growth_images.numpy()), "images_seen": int(self.images_seen.numpy()),
-                "done": self.growth_done}
+        return {
+            "level": self.level,
+            "resolution": self.resolution,
+            "alpha": self.alpha,
+            "images_at_level": int(self.growth_images.numpy()),
+            "images_seen": int(self.images_seen.numpy()),
+            "done": self.growth_done,
+        }
 
     @property
     def growth_done(self) -> bool:
@@ -219,8 +231,10 @@ class ProGAN(GAN):
     def fade_weights(self) -> dict[int, float]:
         """The fade weight of each block (resolution > 4): 1 grown, alpha fading in, 0 not yet grown."""
         level, alpha = self.level, self.alpha
-        return {4 * 2**block: 1.0 if block < level else (alpha if block == level else 0.0)
-                for block in range(1, self.max_level + 1)}
+        return {
+            4 * 2**block: 1.0 if block < level else (alpha if block == level else 0.0)
+            for block in range(1, self.max_level + 1)
+        }
 
     def apply_growth(self) -> None:
         """Write the fade weights of the current level and alpha into G, the EMA G and D."""
@@ -244,7 +258,7 @@ class ProGAN(GAN):
             out = up + t * (real - up)
         return out
 
-    def at_resolution(self, resolution: int) -> "ProGAN":
+    def at_resolution(self, resolution: int) -> ProGAN:
         """A fully grown ProGAN of size ``resolution`` holding this model's layers up to it.
 
         Use it to sample or export any reached resolution natively (e.g. ``ganzoo.export.export(
@@ -303,8 +317,12 @@ class ProGAN(GAN):
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
         if self.augmenter is not None:
             self.augmenter.update(real_logits)
-        return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, "drift": drift,
-                **self.discriminator_stats(real_logits, fake_logits)}
+        return {
+            "d_loss": d_loss,
+            "d_grad_norm": d_grad_norm,
+            "drift": drift,
+            **self.discriminator_stats(real_logits, fake_logits),
+        }
 
 
 class ProgressiveGrowing(keras.callbacks.Callback):

@@ -30,7 +30,7 @@ Data: ``(low_res, high_res)`` batches (``ganzoo.image_tasks.load_pairs("skimage:
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -198,7 +198,9 @@ class SRGAN(ImageToImageGAN):
         return {"upscale": self.inference_generator}
 
     def build_generator(self) -> keras.Model:
-        return srresnet_generator(self.image_shape[2], self.scale, self.filters, self.res_blocks, self.g_norm, self.upsample_skip)
+        return srresnet_generator(
+            self.image_shape[2], self.scale, self.filters, self.res_blocks, self.g_norm, self.upsample_skip
+        )
 
     def build_discriminator(self) -> keras.Model:
         blocks = self.d_blocks or vgg_blocks_for(self.image_shape[0])
@@ -246,26 +248,34 @@ class SRGAN(ImageToImageGAN):
         with g_tape:  # resume: the updated D judges G(LR), differentiated into G
             adversarial = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), None))
             target_features = ops.stop_gradient(self.content_features(high))
-            content = ops.mean(ops.square(ops.cast(self.content_features(fake), "float32") - ops.cast(target_features, "float32")))
+            content = ops.mean(
+                ops.square(ops.cast(self.content_features(fake), "float32") - ops.cast(target_features, "float32"))
+            )
             g_loss = self.content_weight * content + self.adversarial_weight * adversarial
         g_grad_norm = self.apply_gradients(g_tape, g_loss, self.generator, self.g_optimizer)
         self.update_ema()
         mse = ops.mean(ops.square(ops.cast(fake, "float32") - high))
-        return self.record(g_loss=g_loss, content=content, g_adversarial=adversarial, mse=mse, g_grad_norm=g_grad_norm, **d_logs)
+        return self.record(
+            g_loss=g_loss, content=content, g_adversarial=adversarial, mse=mse, g_grad_norm=g_grad_norm, **d_logs
+        )
 
     def test_step(self, data):
         """Held-out pairs: MSE and PSNR (on [-1, 1], all channels, no border crop) of G(LR) and of bicubic upscaling."""
         low, high = self.unpack_batch(data)
         high = ops.cast(high, "float32")
         fake = ops.cast(self.generator(low, training=False), "float32")
-        bicubic = tf.clip_by_value(tf.image.resize(ops.cast(low, "float32"), tf.shape(high)[1:3], method="bicubic"), -1.0, 1.0)
+        bicubic = tf.clip_by_value(
+            tf.image.resize(ops.cast(low, "float32"), tf.shape(high)[1:3], method="bicubic"), -1.0, 1.0
+        )
         per_image = lambda x: ops.mean(ops.square(x - high), axis=(1, 2, 3))  # noqa: E731
         psnr = lambda mse: ops.mean(10.0 * ops.log10(4.0 / ops.maximum(mse, 1e-10)))  # noqa: E731
         mse, mse_bicubic = per_image(fake), per_image(bicubic)
         return self.record(g_loss=ops.mean(mse), mse=ops.mean(mse), psnr=psnr(mse), psnr_bicubic=psnr(mse_bicubic))
 
     # ---------------------------------------------------------------- inference
-    def upscale(self, images, tile: int | None = None, overlap: int | None = None, batch_size: int = 8, raw: bool = False):
+    def upscale(
+        self, images, tile: int | None = None, overlap: int | None = None, batch_size: int = 8, raw: bool = False
+    ):
         """Upscale uint8 or [-1, 1] images (H, W[, C]) or (N, H, W, C) by ``scale``.
 
         With ``tile``, the image is processed in tiles of ``tile`` x ``tile`` low-resolution pixels
@@ -278,7 +288,10 @@ class SRGAN(ImageToImageGAN):
 
         def forward(batch):
             return np.concatenate(
-                [ops.convert_to_numpy(network(batch[i : i + batch_size], training=False)) for i in range(0, len(batch), batch_size)]
+                [
+                    ops.convert_to_numpy(network(batch[i : i + batch_size], training=False))
+                    for i in range(0, len(batch), batch_size)
+                ]
             )
 
         overlap = self.receptive_radius if overlap is None else overlap

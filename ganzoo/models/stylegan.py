@@ -60,6 +60,8 @@ from ganzoo.utils.sampling import (
 )
 
 ARCHITECTURES = ("skip", "resnet")
+
+
 class GeneratorParts(NamedTuple):
     mapping: keras.Model  # z -> w
     truncation: Truncation  # [w, psi] -> w_avg + psi (w - w_avg)
@@ -118,9 +120,14 @@ class StyleGAN(GAN):
         **kwargs,
     ):
         self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "StyleGAN")
-        for name, value in (("mapping_layers", mapping_layers), ("channel_base", channel_base),
-                            ("channel_max", channel_max), ("r1_interval", r1_interval),
-                            ("pl_interval", pl_interval), ("pl_batch_shrink", pl_batch_shrink)):
+        for name, value in (
+            ("mapping_layers", mapping_layers),
+            ("channel_base", channel_base),
+            ("channel_max", channel_max),
+            ("r1_interval", r1_interval),
+            ("pl_interval", pl_interval),
+            ("pl_batch_shrink", pl_batch_shrink),
+        ):
             _check_positive_int(name, value)
         for name, value in (("g_architecture", g_architecture), ("d_architecture", d_architecture)):
             if value not in ARCHITECTURES:
@@ -185,8 +192,9 @@ class StyleGAN(GAN):
         z = keras.Input((self.latent_dim,), name="z")
         x = PixelNorm(name="normalize_z")(z)
         for i in range(self.mapping_layers):
-            x = EqualizedDense(self.style_dim, activation="lrelu", lr_multiplier=self.mapping_lr_multiplier,
-                               name=f"fc{i}")(x)
+            x = EqualizedDense(
+                self.style_dim, activation="lrelu", lr_multiplier=self.mapping_lr_multiplier, name=f"fc{i}"
+            )(x)
         return keras.Model(z, x, name="mapping")
 
     def build_synthesis(self) -> keras.Model:
@@ -265,8 +273,9 @@ class StyleGAN(GAN):
             else:
                 x = main
         if self.d_architecture == "skip":
-            x = keras.layers.Add(name="d4_in")([x, EqualizedConv2D(self.channels(4), 1, activation="lrelu",
-                                                                   name="from_rgb_4")(img)])
+            x = keras.layers.Add(name="d4_in")(
+                [x, EqualizedConv2D(self.channels(4), 1, activation="lrelu", name="from_rgb_4")(img)]
+            )
         x = MinibatchStdDev(name="minibatch_std")(x)
         x = EqualizedConv2D(self.channels(4), 3, activation="lrelu", name="d4_conv")(x)
         x = keras.layers.Flatten()(x)
@@ -277,8 +286,9 @@ class StyleGAN(GAN):
     def parts(self, ema: bool = True) -> GeneratorParts:
         """The mapping network, truncation layer and synthesis network of the (EMA) generator."""
         generator = self.inference_generator if ema else self.generator
-        return GeneratorParts(generator.get_layer("mapping"), generator.get_layer("truncation"),
-                              generator.get_layer("synthesis"))
+        return GeneratorParts(
+            generator.get_layer("mapping"), generator.get_layer("truncation"), generator.get_layer("synthesis")
+        )
 
     @property
     def w_avg(self) -> np.ndarray:
@@ -291,8 +301,9 @@ class StyleGAN(GAN):
         return keras.optimizers.Adam(2e-3, beta_1=0.0, beta_2=0.99, epsilon=1e-8)
 
     def _sample_noise(self, batch_size) -> dict[str, tf.Tensor]:
-        return {name: self.sample_normal((batch_size, r, r, 1))
-                for name, r in zip(self.noise_names, self.noise_resolutions)}
+        return {
+            name: self.sample_normal((batch_size, r, r, 1)) for name, r in zip(self.noise_names, self.noise_resolutions)
+        }
 
     def _mapped_styles(self, mapping, batch_size, mixing_prob: float):
         """Training ws (B, num_ws, w_dim) with style mixing: after a random cutoff, layers take a second latent."""
@@ -349,8 +360,9 @@ class StyleGAN(GAN):
             g_loss = self.adversarial_loss.g(self.discriminator(self.discriminator_view(fake), training=True))
             pl = ops.zeros(())
             if self.pl_weight:
-                pl = tf.cond(lazy_pl, lambda: self.path_length_penalty(mapping, synthesis, batch_size),
-                             lambda: ops.zeros(()))
+                pl = tf.cond(
+                    lazy_pl, lambda: self.path_length_penalty(mapping, synthesis, batch_size), lambda: ops.zeros(())
+                )
             total = g_loss + (self.pl_weight * self.pl_interval) * pl
         g_grad_norm = self.apply_gradients(tape, total, self.generator, self.g_optimizer)
         truncation.track(ops.stop_gradient(w), self.w_avg_decay)
@@ -378,19 +390,25 @@ class StyleGAN(GAN):
 
     def test_step(self, data):
         real, _ = self.unpack_batch(data)
-        fake = self.generator(self._generator_feed(self.sample_latent(ops.shape(real)[0]), 1.0,
-                                                   self._sample_noise(ops.shape(real)[0])), training=False)
+        fake = self.generator(
+            self._generator_feed(self.sample_latent(ops.shape(real)[0]), 1.0, self._sample_noise(ops.shape(real)[0])),
+            training=False,
+        )
         real_logits = self.discriminator(real, training=False)
         fake_logits = self.discriminator(fake, training=False)
-        return self.record(d_loss=self.adversarial_loss.d(real_logits, fake_logits),
-                           g_loss=self.adversarial_loss.g(fake_logits),
-                           **self.discriminator_stats(real_logits, fake_logits))
+        return self.record(
+            d_loss=self.adversarial_loss.d(real_logits, fake_logits),
+            g_loss=self.adversarial_loss.g(fake_logits),
+            **self.discriminator_stats(real_logits, fake_logits),
+        )
 
     # --------------------------------------------------------------- inference
     def const_noise(self, batch_size) -> dict[str, tf.Tensor]:
         """The fixed noise maps (noise_mode="const"), repeated over the batch."""
-        return {name: ops.broadcast_to(ops.convert_to_tensor(m), (batch_size, r, r, 1))
-                for name, r, m in zip(self.noise_names, self.noise_resolutions, self._const_noise)}
+        return {
+            name: ops.broadcast_to(ops.convert_to_tensor(m), (batch_size, r, r, 1))
+            for name, r, m in zip(self.noise_names, self.noise_resolutions, self._const_noise)
+        }
 
     def _generator_feed(self, z, truncation_psi, noise) -> dict[str, Any]:
         batch = ops.shape(z)[0]
@@ -428,15 +446,19 @@ class StyleGAN(GAN):
         z = tf.TensorSpec((None, self.latent_dim), tf.float32, name="z")
         psi = tf.TensorSpec((), tf.float32, name="truncation_psi")
         ws = tf.TensorSpec((None, self.num_ws, self.style_dim), tf.float32, name="ws")
-        noise = [tf.TensorSpec((None, r, r, 1), tf.float32, name=name)
-                 for name, r in zip(self.noise_names, self.noise_resolutions)]
+        noise = [
+            tf.TensorSpec((None, r, r, 1), tf.float32, name=name)
+            for name, r in zip(self.noise_names, self.noise_resolutions)
+        ]
         names, num_ws = self.noise_names, self.num_ws
         describe = {
             "z": {"distribution": "standard normal N(0, 1), independent entries", "recipe": LATENT_RECIPE},
             "truncation_psi": {"description": "scalar; 1 = no truncation, 0 = the average image (w_avg)"},
             "ws": {"description": f"styles, one per layer: (batch, {num_ws}, {self.style_dim})"},
-            **{name: {"distribution": "standard normal N(0, 1) per pixel, or the constant maps (noise_mode)"}
-               for name in names},
+            **{
+                name: {"distribution": "standard normal N(0, 1) per pixel, or the constant maps (noise_mode)"}
+                for name in names
+            },
         }
 
         def map_fn(z, truncation_psi):
@@ -462,7 +484,7 @@ class StyleGAN(GAN):
             "num_ws": self.num_ws,
             "noise_inputs": {n: [None, r, r, 1] for n, r in zip(self.noise_names, self.noise_resolutions)},
             "noise_recipe": "random: numpy.random.default_rng([seed, 1]).standard_normal((n, r, r, 1), float32) per "
-                            "noise input in order; const: default_rng(0x5EED) (1, r, r, 1) per input",
+            "noise input in order; const: default_rng(0x5EED) (1, r, r, 1) per input",
         }
 
     def export_examples(self, graph: str, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -472,9 +494,11 @@ class StyleGAN(GAN):
             z = latent_vectors(batch, self.latent_dim, seed + batch)
             noise = dict(zip(self.noise_names, noise_maps(batch, self.noise_resolutions, seed + batch)))
             psi = np.array(0.7, np.float32)
-            feeds = {"generator": {"z": z, "truncation_psi": psi, **noise},
-                     "mapping": {"z": z, "truncation_psi": psi},
-                     "synthesis": {"ws": self.mapping_ws(z, 0.7), **noise}}
+            feeds = {
+                "generator": {"z": z, "truncation_psi": psi, **noise},
+                "mapping": {"z": z, "truncation_psi": psi},
+                "synthesis": {"ws": self.mapping_ws(z, 0.7), **noise},
+            }
             examples.append(feeds[graph])
         return examples
 
@@ -500,14 +524,20 @@ class StyleGAN(GAN):
         z = np.asarray(z, np.float32)
         out = []
         for start in range(0, len(z), batch_size):
-            w = mapping(z[start:start + batch_size], training=False)
+            w = mapping(z[start : start + batch_size], training=False)
             psi = np.full((len(w), 1), truncation_psi, np.float32)
             out.append(ops.convert_to_numpy(truncation([w, psi])))
         w = np.concatenate(out) if out else np.zeros((0, self.style_dim), np.float32)
         return np.repeat(w[:, None], self.num_ws, axis=1)
 
-    def synthesize(self, ws, noise: dict[str, np.ndarray] | str = "const", batch_size: int = 256,
-                   raw: bool = True, seed: int | None = None) -> np.ndarray:
+    def synthesize(
+        self,
+        ws,
+        noise: dict[str, np.ndarray] | str = "const",
+        batch_size: int = 256,
+        raw: bool = True,
+        seed: int | None = None,
+    ) -> np.ndarray:
         """ws (n, num_ws, w_dim) -> images with the EMA synthesis network (float32 [-1, 1]-ish, or uint8)."""
         ws = np.asarray(ws, np.float32)
         if ws.ndim == 2:
@@ -517,7 +547,10 @@ class StyleGAN(GAN):
         synthesis = self.parts().synthesis
         outputs = []
         for start in range(0, len(ws), batch_size):
-            feed = {"ws": ws[start:start + batch_size], **{k: v[start:start + batch_size] for k, v in noise.items()}}
+            feed = {
+                "ws": ws[start : start + batch_size],
+                **{k: v[start : start + batch_size] for k, v in noise.items()},
+            }
             outputs.append(np.asarray(ops.convert_to_numpy(synthesis(feed, training=False)), np.float32))
         images = np.concatenate(outputs)
         return images if raw else to_uint8(images)

@@ -48,8 +48,6 @@ def _own_seed(seed: int | None) -> int | None:
     return None if seed is None else (int(seed) + _SEED_OFFSET) % (2**31 - 1)
 
 
-
-
 class Augmenter(keras.layers.Layer):
     """Base of the augmentation layers: seed handling, input checks, state saving.
 
@@ -442,7 +440,9 @@ def get(name: str | dict | Augmenter, seed: int | None = None) -> Augmenter:
     if isinstance(name, dict):
         kwargs = dict(name)
         if "name" not in kwargs:
-            raise ValueError(f"An augmentation given as a dict needs a 'name' key ({sorted(AUGMENTERS)}), got {name!r}.")
+            raise ValueError(
+                f"An augmentation given as a dict needs a 'name' key ({sorted(AUGMENTERS)}), got {name!r}."
+            )
         name = kwargs.pop("name")
     if not isinstance(name, str) or name.lower() not in AUGMENTERS:
         raise unknown_name_error("augmentation", str(name), AUGMENTERS)

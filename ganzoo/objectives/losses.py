@@ -11,7 +11,8 @@ Every variant takes its adversarial loss from here by name through :func:`get`.
 from __future__ import annotations
 
 import difflib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 from keras import ops
 

@@ -6,7 +6,7 @@ known NaN source) and keep the norm finite at a zero gradient.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 from keras import ops

@@ -108,7 +108,6 @@ class TranslationPanels(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         last = epoch + 1 == (self.params or {}).get("epochs")
         if (epoch + 1) % self.every == 0 or last:
-
             outputs = self.model.translate(self.sources, raw=True)
             save_panel([self.sources, outputs, self.targets], self.out_dir / f"epoch_{epoch + 1:03d}.png")
 
@@ -133,7 +132,10 @@ class LossCurves(keras.callbacks.Callback):
         plt = pyplot()
         panels = [
             ("losses", [k for k in self.history if k.endswith("loss")]),
-            ("discriminator", [k for k in self.history if k.removeprefix("val_") in ("d_real", "d_fake", "d_accuracy")]),
+            (
+                "discriminator",
+                [k for k in self.history if k.removeprefix("val_") in ("d_real", "d_fake", "d_accuracy")],
+            ),
         ]
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
         for ax, (title, names) in zip(axes, panels):

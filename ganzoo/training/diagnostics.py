@@ -53,7 +53,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import keras
 import numpy as np
@@ -296,10 +297,17 @@ class GANMonitor(keras.callbacks.Callback):
         super().__init__()
         if diversity_unit not in ("batch", "epoch"):
             raise ValueError(f"diversity_unit must be 'batch' or 'epoch', got {diversity_unit!r}.")
-        for name, value in (("check_every", check_every), ("patience", patience), ("window", window),
-                            ("collapse_patience", collapse_patience), ("oscillation_window", oscillation_window),
-                            ("oscillation_cycles", oscillation_cycles), ("smooth", smooth),
-                            ("explode_window", explode_window), ("n_samples", n_samples)):
+        for name, value in (
+            ("check_every", check_every),
+            ("patience", patience),
+            ("window", window),
+            ("collapse_patience", collapse_patience),
+            ("oscillation_window", oscillation_window),
+            ("oscillation_cycles", oscillation_cycles),
+            ("smooth", smooth),
+            ("explode_window", explode_window),
+            ("n_samples", n_samples),
+        ):
             if int(value) < 1:
                 raise ValueError(f"{name} must be >= 1, got {value!r}.")
         if n_samples < 2:
@@ -372,7 +380,6 @@ class GANMonitor(keras.callbacks.Callback):
         if modes is None:
             return None, None
         if isinstance(modes, str):
-
             centres, std = data_lib.mixture_modes(modes)
             return np.asarray(centres, np.float64), float(std)
         centres, std = modes
@@ -505,8 +512,10 @@ class GANMonitor(keras.callbacks.Callback):
         evidence["last_finite"] = last
         cause = self._nonfinite_cause(evidence)
         losses = [k for k in bad if k.endswith("loss")] or bad
-        message = (f"{', '.join(losses)} became {'/'.join(sorted({str(values[k]) for k in bad}))} "
-                   f"(non-finite logs: {', '.join(bad)}). Likely cause: {cause}")
+        message = (
+            f"{', '.join(losses)} became {'/'.join(sorted({str(values[k]) for k in bad}))} "
+            f"(non-finite logs: {', '.join(bad)}). Likely cause: {cause}"
+        )
         self._emit("divergence", evidence, message, stop_reason="divergence")
         return True
 
@@ -519,17 +528,22 @@ class GANMonitor(keras.callbacks.Callback):
                 growth[key] = series[-1] / before if before > 0 else math.inf
         evidence["grad_norm_growth_before_nan"] = growth
         if not growth:
-            return ("the very first step is non-finite: check the data (NaN/Inf, range), the initialisation "
-                    "and the loss.")
+            return (
+                "the very first step is non-finite: check the data (NaN/Inf, range), the initialisation and the loss."
+            )
         worst = max(growth, key=growth.get)
         if growth[worst] >= 10.0:
-            return (f"exploding gradients: {worst} grew {_fmt(growth[worst])}x over the previous steps "
-                    f"(to {_fmt(evidence['last_finite'].get(worst, float('nan')))}) - the learning rate is too "
-                    f"high for this loss/architecture, or D is unconstrained.")
-        return ("a sudden NaN with stable gradient norms just before "
-                f"(growth {', '.join(f'{k} {_fmt(v)}x' for k, v in growth.items())}): most likely a NaN/Inf in "
-                "the input batch (check the data pipeline), else a numerically unsafe operation (log, sqrt, "
-                "division) in a custom loss or layer, or float16 overflow without loss scaling.")
+            return (
+                f"exploding gradients: {worst} grew {_fmt(growth[worst])}x over the previous steps "
+                f"(to {_fmt(evidence['last_finite'].get(worst, float('nan')))}) - the learning rate is too "
+                f"high for this loss/architecture, or D is unconstrained."
+            )
+        return (
+            "a sudden NaN with stable gradient norms just before "
+            f"(growth {', '.join(f'{k} {_fmt(v)}x' for k, v in growth.items())}): most likely a NaN/Inf in "
+            "the input batch (check the data pipeline), else a numerically unsafe operation (log, sqrt, "
+            "division) in a custom loss or layer, or float16 overflow without loss scaling."
+        )
 
     def _check_exploding(self) -> None:
         if len(self._first_grad) == 0:
@@ -549,13 +563,20 @@ class GANMonitor(keras.callbacks.Callback):
             if self.max_grad_norm is not None and now > self.max_grad_norm:
                 over_limit = True
         condition = worst_ratio > self.explode_ratio or over_limit
-        evidence = {"grad_norm_median": current, "grad_norm_first_step": dict(self._first_grad),
-                    "growth": worst_ratio, "explode_ratio": self.explode_ratio, "max_grad_norm": self.max_grad_norm}
-        message = (f"exploding gradients: the median {worst} of the last {self.explode_window} steps is "
-                   f"{_fmt(current.get(worst, float('nan')))}, {_fmt(worst_ratio)}x its first-step value "
-                   f"{_fmt(self._first_grad.get(worst, float('nan')))} (limit {_fmt(self.explode_ratio)}x"
-                   f"{'' if self.max_grad_norm is None else f', or {_fmt(self.max_grad_norm)} absolute'}); "
-                   "training is diverging.")
+        evidence = {
+            "grad_norm_median": current,
+            "grad_norm_first_step": dict(self._first_grad),
+            "growth": worst_ratio,
+            "explode_ratio": self.explode_ratio,
+            "max_grad_norm": self.max_grad_norm,
+        }
+        message = (
+            f"exploding gradients: the median {worst} of the last {self.explode_window} steps is "
+            f"{_fmt(current.get(worst, float('nan')))}, {_fmt(worst_ratio)}x its first-step value "
+            f"{_fmt(self._first_grad.get(worst, float('nan')))} (limit {_fmt(self.explode_ratio)}x"
+            f"{'' if self.max_grad_norm is None else f', or {_fmt(self.max_grad_norm)} absolute'}); "
+            "training is diverging."
+        )
         self._judge("divergence", condition, evidence, message)
 
     # ------------------------------------------------------------------ vanishing gradients
@@ -582,13 +603,17 @@ class GANMonitor(keras.callbacks.Callback):
             g_before, g_after = float(np.median(gl[:half])), float(np.median(gl[half:]))
             evidence.update(separation=separation, g_loss_before=g_before, g_loss_after=g_after)
             if separation >= self.separation_threshold and g_after > g_before:
-                reasons.append(f"g_loss keeps rising ({_fmt(g_before)} -> {_fmt(g_after)}) while D's mean logits "
-                               f"are {_fmt(separation)} apart (real {_fmt(float(np.median(real)))}, "
-                               f"fake {_fmt(float(np.median(fake)))})")
+                reasons.append(
+                    f"g_loss keeps rising ({_fmt(g_before)} -> {_fmt(g_after)}) while D's mean logits "
+                    f"are {_fmt(separation)} apart (real {_fmt(float(np.median(real)))}, "
+                    f"fake {_fmt(float(np.median(fake)))})"
+                )
         self._update_g_peak()
         condition = acc_median >= self.d_accuracy_threshold and bool(reasons)
-        message = (f"the discriminator overpowers the generator: median d_accuracy {_fmt(acc_median)} over the last "
-                   f"{self.window} steps and {'; '.join(reasons)}. The generator gets (almost) no useful gradient.")
+        message = (
+            f"the discriminator overpowers the generator: median d_accuracy {_fmt(acc_median)} over the last "
+            f"{self.window} steps and {'; '.join(reasons)}. The generator gets (almost) no useful gradient."
+        )
         self._judge("vanishing_gradients", condition, evidence, message)
 
     # ------------------------------------------------------------------ oscillation
@@ -610,10 +635,14 @@ class GANMonitor(keras.callbacks.Callback):
             swing = float(np.percentile(residual, 95) - np.percentile(residual, 5))
             evidence[key] = {"swings": swings, "threshold": h, "peak_to_peak": swing, "median": median, "trend": rise}
             if swings >= needed:
-                hits.append(f"{key} swung {swings} times beyond +-{_fmt(h)} (peak to peak {_fmt(swing)} around "
-                            f"{_fmt(median)}, trend {_fmt(rise)})")
-        message = (f"losses oscillate without converging over the last {w} steps: {'; '.join(hits)} "
-                   f"(>= {needed} swings = {self.oscillation_cycles} cycles).")
+                hits.append(
+                    f"{key} swung {swings} times beyond +-{_fmt(h)} (peak to peak {_fmt(swing)} around "
+                    f"{_fmt(median)}, trend {_fmt(rise)})"
+                )
+        message = (
+            f"losses oscillate without converging over the last {w} steps: {'; '.join(hits)} "
+            f"(>= {needed} swings = {self.oscillation_cycles} cycles)."
+        )
         self._judge("oscillation", bool(hits), evidence, message)
 
     # ------------------------------------------------------------------ mode collapse
@@ -660,7 +689,6 @@ class GANMonitor(keras.callbacks.Callback):
             record["peak_diversity"] = peak
             record["ratio"] = diversity / peak if peak > 0 else float("nan")
         if self.modes is not None and samples.ndim == 2 and samples.shape[1] == self.modes.shape[1]:
-
             min_count = max(1, math.ceil(20 * len(samples) / 2500))  # PacGAN's 20 per 2,500, scaled
             stats = mode_statistics(samples, self.modes, self.mode_std, min_count=min_count)
             record.update(
@@ -684,14 +712,23 @@ class GANMonitor(keras.callbacks.Callback):
         reasons = []
         against = "the real data's" if self.reference_diversity is not None else "its own peak"
         if record["ratio"] < self.collapse_ratio:
-            reasons.append(f"sample diversity {_fmt(diversity)} is {_fmt(record['ratio'])}x {against} "
-                           f"({_fmt(record.get('reference_diversity', record.get('peak_diversity')))}, "
-                           f"threshold {_fmt(self.collapse_ratio)}x)")
-        if "effective_modes" in record and record["effective_modes"] <= self.collapse_modes_fraction * record["num_modes"]:
-            reasons.append(f"the samples concentrate on {_fmt(record['effective_modes'])} effective modes of "
-                           f"{record['num_modes']} ({record['modes_covered']} covered with high quality)")
-        recent = [r for r in self.diversity_history[-self.collapse_patience:]]
-        evidence = {"diversity": record, "history": [
-            {k: r.get(k) for k in ("step", "diversity", "ratio", "effective_modes")} for r in recent]}
+            reasons.append(
+                f"sample diversity {_fmt(diversity)} is {_fmt(record['ratio'])}x {against} "
+                f"({_fmt(record.get('reference_diversity', record.get('peak_diversity')))}, "
+                f"threshold {_fmt(self.collapse_ratio)}x)"
+            )
+        if (
+            "effective_modes" in record
+            and record["effective_modes"] <= self.collapse_modes_fraction * record["num_modes"]
+        ):
+            reasons.append(
+                f"the samples concentrate on {_fmt(record['effective_modes'])} effective modes of "
+                f"{record['num_modes']} ({record['modes_covered']} covered with high quality)"
+            )
+        recent = [r for r in self.diversity_history[-self.collapse_patience :]]
+        evidence = {
+            "diversity": record,
+            "history": [{k: r.get(k) for k in ("step", "diversity", "ratio", "effective_modes")} for r in recent],
+        }
         message = f"mode collapse: {'; '.join(reasons)}, for {self.collapse_patience} consecutive checks."
         self._judge("mode_collapse", bool(reasons), evidence, message, patience=self.collapse_patience)

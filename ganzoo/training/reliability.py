@@ -157,9 +157,15 @@ class BackupAndRestore(keras.callbacks.Callback):
             if tmp.exists():
                 tmp.unlink()
         _fsync_dir(self.backup_dir)
-        file_utils.write_json(self.backup_dir / LATEST, {
-            "format": BACKUP_FORMAT, "epoch": int(epoch), "weights": name, "sha256": sha256_file(final),
-        })
+        file_utils.write_json(
+            self.backup_dir / LATEST,
+            {
+                "format": BACKUP_FORMAT,
+                "epoch": int(epoch),
+                "weights": name,
+                "sha256": sha256_file(final),
+            },
+        )
         _fsync_dir(self.backup_dir)
         self._prune(current=name)
         return final
@@ -177,7 +183,10 @@ class BackupAndRestore(keras.callbacks.Callback):
 def _build_optimizers(model) -> None:
     """Build every optimizer of ``model`` on its variables before a restore (Keras only builds ``model.optimizer``)."""
     g_opt, d_opt = getattr(model, "g_optimizer", None), getattr(model, "d_optimizer", None)
-    for optimizer, network in ((g_opt, getattr(model, "generator", None)), (d_opt, getattr(model, "discriminator", None))):
+    for optimizer, network in (
+        (g_opt, getattr(model, "generator", None)),
+        (d_opt, getattr(model, "discriminator", None)),
+    ):
         if optimizer is not None and not optimizer.built and network is not None:
             optimizer.build(network.trainable_variables)
     if getattr(model, "optimizer", None) is not None and not model.optimizer.built:
@@ -196,8 +205,15 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 
 
 # ------------------------------------------------------------------------------- data
-def epoch_batches(examples, batch_size: int, seed: int, epochs: int, first_epoch: int = 0,
-                  count: int | None = None, buffer_size: int = 10_000):
+def epoch_batches(
+    examples,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    first_epoch: int = 0,
+    count: int | None = None,
+    buffer_size: int = 10_000,
+):
     """(dataset, steps per epoch): batches whose order in epoch ``e`` depends on ``(seed, e)`` only.
 
     ``examples`` is an unbatched, unshuffled, finite dataset. The result runs from
@@ -221,7 +237,8 @@ def epoch_batches(examples, batch_size: int, seed: int, epochs: int, first_epoch
         tf.compat.v1.get_default_graph().seed = 1
         epoch_seed = tf.constant(int(seed) * 1_000_003, tf.int64) + epoch
         return examples.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(
-            batch_size, drop_remainder=True)
+            batch_size, drop_remainder=True
+        )
 
     dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_data).prefetch(tf.data.AUTOTUNE)
     return dataset, steps
@@ -260,8 +277,10 @@ class StopOnNaN(keras.callbacks.Callback):
         named = ", ".join(f"{k}={v}" for k, v in bad.items())
         where = f"epoch {self._epoch + 1}, batch {batch + 1}" + (f" (global step {step})" if step else "")
         others = ", ".join(f"{k}={v:.4g}" for k, v in values.items() if k not in bad and v is not None)
-        text = (f"Training stopped at {where}: {'the loss ' + ' and '.join(losses) if losses else 'a logged value'} "
-                f"became non-finite ({named}{'; ' + others if others else ''}). Likely cause: {self.likely_cause(values)}")
+        text = (
+            f"Training stopped at {where}: {'the loss ' + ' and '.join(losses) if losses else 'a logged value'} "
+            f"became non-finite ({named}{'; ' + others if others else ''}). Likely cause: {self.likely_cause(values)}"
+        )
         if self.checkpoint_hint:
             last = f" (from the end of epoch {self._last_finite_epoch})" if self._last_finite_epoch else ""
             text += f" The last good checkpoint{last} is intact: {self.checkpoint_hint}"
@@ -278,16 +297,24 @@ class StopOnNaN(keras.callbacks.Callback):
         norms = {k: v for k, v in values.items() if k.endswith("grad_norm") and v is not None}
         if any(rate is not None and rate > 1e-2 for rate in rates.values()):
             shown = ", ".join(f"{k}: {v:.3g}" for k, v in rates.items() if v is not None)
-            return (f"a learning rate far above the usual 1e-4..1e-3 ({shown}) made the weights diverge; lower it "
-                    f"(--g-lr/--d-lr).")
+            return (
+                f"a learning rate far above the usual 1e-4..1e-3 ({shown}) made the weights diverge; lower it "
+                f"(--g-lr/--d-lr)."
+            )
         if any(not math.isfinite(v) or v > 1e3 for v in norms.values()):
-            return ("exploding gradients (" + ", ".join(f"{k}={v:.3g}" for k, v in norms.items()) + "): lower the "
-                    "learning rates, or stabilise the discriminator (gp_weight, spectral_norm=True, r1_gamma).")
+            return (
+                "exploding gradients (" + ", ".join(f"{k}={v:.3g}" for k, v in norms.items()) + "): lower the "
+                "learning rates, or stabilise the discriminator (gp_weight, spectral_norm=True, r1_gamma)."
+            )
         if policy == "mixed_float16":
-            return ("float16 overflow under mixed_float16 (loss scaling could not absorb it): train in "
-                    "mixed_bfloat16 or float32, or lower the learning rates.")
-        return ("a numerical blow-up in the losses or penalties: lower the learning rates, and check that the data "
-                "are finite and in [-1, 1].")
+            return (
+                "float16 overflow under mixed_float16 (loss scaling could not absorb it): train in "
+                "mixed_bfloat16 or float32, or lower the learning rates."
+            )
+        return (
+            "a numerical blow-up in the losses or penalties: lower the learning rates, and check that the data "
+            "are finite and in [-1, 1]."
+        )
 
 
 def _as_float(value) -> float | None:

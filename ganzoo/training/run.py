@@ -62,17 +62,31 @@ def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True
     if cls.data_kind != "images":
         return _image_pairs(config, cls, split, shuffle, drop_remainder)
     conditional = cls.requires_labels
-    kwargs = {} if config.data in ("ring8", "grid25") else {"image_size": config.image_size, "channels": config.channels}
+    kwargs = (
+        {} if config.data in ("ring8", "grid25") else {"image_size": config.image_size, "channels": config.channels}
+    )
     return data_lib.load(
-        config.data, batch_size=config.batch_size, split=split, with_labels=conditional,
-        shuffle=shuffle, seed=config.seed, drop_remainder=drop_remainder, **kwargs,
+        config.data,
+        batch_size=config.batch_size,
+        split=split,
+        with_labels=conditional,
+        shuffle=shuffle,
+        seed=config.seed,
+        drop_remainder=drop_remainder,
+        **kwargs,
     )
 
 
 def _image_pairs(config: TrainConfig, cls, split: str, shuffle: bool, drop_remainder: bool):
     """(source, target) or (a, b) batches: ``config.image_size`` is the (target) crop size."""
-    common = dict(split=split, batch_size=config.batch_size, crop_size=config.image_size, shuffle=shuffle,
-                  seed=config.seed, drop_remainder=drop_remainder)
+    common = dict(
+        split=split,
+        batch_size=config.batch_size,
+        crop_size=config.image_size,
+        shuffle=shuffle,
+        seed=config.seed,
+        drop_remainder=drop_remainder,
+    )
     if cls.data_kind == "unpaired":
         return image_tasks.load_unpaired(config.data, channels=config.channels or 3, **common)
     scale = config.model.get("scale", _default_argument(cls, "scale"))
@@ -108,8 +122,10 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     if config.init_from is not None:  # fine-tuning: the source's architecture arguments are the defaults
         source = loading.load(config.init_from)
         if type(source) is not cls:
-            raise InputError(f"--init-from {config.init_from} is a {source.architecture} model; this run trains "
-                             f"{config.architecture}.")
+            raise InputError(
+                f"--init-from {config.init_from} is a {source.architecture} model; this run trains "
+                f"{config.architecture}."
+            )
         inferred = {**{k: v for k, v in source.get_config().items() if k not in ("name", "dtype", "seed")}, **inferred}
     model = create(config.architecture, **{**inferred, "seed": config.seed, **precision, **config.model})
     if source is not None:
@@ -117,8 +133,12 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     compile_options = dict(config.compile)
     if "jit_compile" not in compile_options and cls.xla_pays and not tf.distribute.has_strategy():
         compile_options["jit_compile"] = True  # XLA where tools/bench.py measured it faster (one device)
-    model.compile(g_optimizer=_adam(config, config.g_learning_rate, model),
-                  d_optimizer=_adam(config, config.d_learning_rate, model), loss=config.loss, **compile_options)
+    model.compile(
+        g_optimizer=_adam(config, config.g_learning_rate, model),
+        d_optimizer=_adam(config, config.d_learning_rate, model),
+        loss=config.loss,
+        **compile_options,
+    )
     return model
 
 
@@ -126,10 +146,12 @@ def _initialize_from(model, source, name_or_path: str) -> None:
     """Copy the network weights (not the optimizers) of ``source`` (a loaded zoo model or file) into ``model``."""
     ours, theirs = [w.shape for w in model.weights], [w.shape for w in source.weights]
     if ours != theirs:
-        raise InputError(f"--init-from {name_or_path} has other shapes than this {model.architecture} model "
-                         f"({len(theirs)} vs {len(ours)} weights; first differing: "
-                         f"{next((a, b) for a, b in zip(theirs + [None], ours + [None]) if a != b)}): the data's "
-                         f"image size and channels must be the source's ({tuple(source.image_shape)}).")
+        raise InputError(
+            f"--init-from {name_or_path} has other shapes than this {model.architecture} model "
+            f"({len(theirs)} vs {len(ours)} weights; first differing: "
+            f"{next((a, b) for a, b in zip(theirs + [None], ours + [None]) if a != b)}): the data's "
+            f"image size and channels must be the source's ({tuple(source.image_shape)})."
+        )
     model.set_weights(source.get_weights())
 
 
@@ -145,8 +167,13 @@ def _adam(config: TrainConfig, learning_rate: float | None, model) -> keras.opti
     )
 
 
-def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbose: int | str = "auto",
-          extra_callbacks: list | None = None) -> keras.Model:
+def train(
+    config: TrainConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    verbose: int | str = "auto",
+    extra_callbacks: list | None = None,
+) -> keras.Model:
     """Train ``config`` with ``model.fit`` and write everything a run leaves behind into ``out_dir``.
 
     Files: ``config.json`` (the config, model config, distribution and versions), ``samples/epoch_XXX.png``,
@@ -178,7 +205,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.deterministic:
-
         tf.config.experimental.enable_op_determinism()
     backup = reliability.BackupAndRestore(out / "backup")
     if backup.backup_dir.exists() and not resume:
@@ -189,21 +215,30 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
         model = build_model(config, source)
     if distribute.num_replicas(strategy) > 1:
         distribute.synchronize_batch_norm(model)  # batch statistics over the global batch, as on one device
-    dataset, steps = reliability.epoch_batches(source.unbatch(), config.batch_size, config.seed, config.epochs,
-                                               first_epoch=first_epoch)
+    dataset, steps = reliability.epoch_batches(
+        source.unbatch(), config.batch_size, config.seed, config.epochs, first_epoch=first_epoch
+    )
     dataset = distribute.shard_by_data(dataset)
-    record = {"config": dataclasses.asdict(config), "model_config": model.get_config(),
-              "distribution": distribute.describe(strategy), "versions": versions()}
+    record = {
+        "config": dataclasses.asdict(config),
+        "model_config": model.get_config(),
+        "distribution": distribute.describe(strategy),
+        "versions": versions(),
+    }
     write_json(out / "config.json", record, default=str)
     reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
     if model.data_kind == "images":
         samples = SampleGrid(out / "samples", every=config.sample_every, reference=reference)
     else:  # fixed held-out inputs, translated: input | output | target (cyclegan: an unpaired B)
         sources, targets = next(iter(load_dataset(config, split="test", shuffle=False, drop_remainder=False)))
-        samples = TranslationPanels(out / "samples", sources.numpy()[:8], targets.numpy()[:8], every=config.sample_every)
+        samples = TranslationPanels(
+            out / "samples", sources.numpy()[:8], targets.numpy()[:8], every=config.sample_every
+        )
     callbacks = [
-        reliability.StopOnNaN(checkpoint_hint=f"{out / 'backup'} and {out / 'checkpoints' / 'last.keras'}; fix the "
-                                              f"cause, then continue with `ganzoo train ... --resume`."),
+        reliability.StopOnNaN(
+            checkpoint_hint=f"{out / 'backup'} and {out / 'checkpoints' / 'last.keras'}; fix the "
+            f"cause, then continue with `ganzoo train ... --resume`."
+        ),
         samples,
         LossCurves(out / "loss_curves.png"),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=resume),
@@ -212,7 +247,6 @@ def train(config: TrainConfig, out_dir: str | Path, resume: bool = False, verbos
         backup,
     ]
     # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
-    model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose,
-              shuffle=False)
+    model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
     reliability.atomic_save(model, out / "model.keras")
     return model

@@ -7,8 +7,8 @@ upscale is made the same way whichever backend produced the pixels.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -175,7 +175,9 @@ def save_panel(columns: Sequence[np.ndarray], path, padding: int = 2, upscale: i
     with nearest-neighbour pixels to the largest height; gray columns are shown as RGB. ``upscale``
     enlarges the whole panel (nearest neighbour) for small patches.
     """
-    columns = [np.asarray(c) if np.asarray(c).dtype == np.uint8 else to_uint8(np.asarray(c, np.float32)) for c in columns]
+    columns = [
+        np.asarray(c) if np.asarray(c).dtype == np.uint8 else to_uint8(np.asarray(c, np.float32)) for c in columns
+    ]
     height = max(c.shape[1] for c in columns)
     shown = []
     for c in columns:

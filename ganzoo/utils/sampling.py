@@ -86,7 +86,9 @@ def check_labels(labels, n: int, num_classes: int | None, owner: str = "This mod
             raise ValueError(f"labels must be an int or {n} ints, got {labels.item()!r} of dtype {labels.dtype}.")
         labels = np.full((n,), int(labels))
     if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be an int or {n} ints, got an array of shape {labels.shape} and dtype {labels.dtype}.")
+        raise ValueError(
+            f"labels must be an int or {n} ints, got an array of shape {labels.shape} and dtype {labels.dtype}."
+        )
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}.")
     return labels.astype(np.int32)

@@ -50,8 +50,15 @@ class EqualizedDense(keras.layers.Layer):
     stored; ``bias_init`` is the effective initial bias (StyleGAN's style affines start at 1).
     """
 
-    def __init__(self, units: int, activation: str = "linear", lr_multiplier: float = 1.0, bias_init: float = 0.0,
-                 use_bias: bool = True, **kwargs):
+    def __init__(
+        self,
+        units: int,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+        use_bias: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = int(units)
         self.activation = _check_activation(activation)
@@ -63,13 +70,15 @@ class EqualizedDense(keras.layers.Layer):
         fan_in = int(input_shape[-1])
         self.weight_gain = self.lr_multiplier / math.sqrt(fan_in)
         self.kernel = self.add_weight(
-            name="kernel", shape=(fan_in, self.units),
+            name="kernel",
+            shape=(fan_in, self.units),
             initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier),
         )
         self.bias = None
         if self.use_bias:
             self.bias = self.add_weight(
-                name="bias", shape=(self.units,),
+                name="bias",
+                shape=(self.units,),
                 initializer=keras.initializers.Constant(self.bias_init / self.lr_multiplier),
             )
 
@@ -83,16 +92,29 @@ class EqualizedDense(keras.layers.Layer):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "lr_multiplier": self.lr_multiplier, "bias_init": self.bias_init, "use_bias": self.use_bias}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "lr_multiplier": self.lr_multiplier,
+            "bias_init": self.bias_init,
+            "use_bias": self.use_bias,
+        }
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
 class EqualizedConv2D(keras.layers.Layer):
     """Stride-1 "same" convolution with the equalized learning rate (weights scaled by 1/sqrt(fan_in))."""
 
-    def __init__(self, filters: int, kernel_size: int = 3, activation: str = "linear", use_bias: bool = True,
-                 lr_multiplier: float = 1.0, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        activation: str = "linear",
+        use_bias: bool = True,
+        lr_multiplier: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -104,7 +126,8 @@ class EqualizedConv2D(keras.layers.Layer):
         channels = int(input_shape[-1])
         self.weight_gain = self.lr_multiplier / math.sqrt(channels * self.kernel_size**2)
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.kernel_size, self.kernel_size, channels, self.filters),
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, channels, self.filters),
             initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier),
         )
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
@@ -119,8 +142,14 @@ class EqualizedConv2D(keras.layers.Layer):
         return (*input_shape[:-1], self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "activation": self.activation, "use_bias": self.use_bias, "lr_multiplier": self.lr_multiplier}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "lr_multiplier": self.lr_multiplier,
+        }
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -203,8 +232,15 @@ class ModulatedConv2D(keras.layers.Layer):
     filter of StyleGAN2's up-sampling). No bias or activation: see :class:`BiasActivation`.
     """
 
-    def __init__(self, filters: int, kernel_size: int = 3, demodulate: bool = True, upsample: bool = False,
-                 epsilon: float = 1e-8, **kwargs):
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int = 3,
+        demodulate: bool = True,
+        upsample: bool = False,
+        epsilon: float = 1e-8,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -219,7 +255,8 @@ class ModulatedConv2D(keras.layers.Layer):
         self.affine.build(w_shape)
         self.weight_gain = 1.0 / math.sqrt(channels * self.kernel_size**2)
         self.kernel = self.add_weight(
-            name="kernel", shape=(self.kernel_size, self.kernel_size, channels, self.filters),
+            name="kernel",
+            shape=(self.kernel_size, self.kernel_size, channels, self.filters),
             initializer=keras.initializers.RandomNormal(stddev=1.0),
         )
 
@@ -250,8 +287,14 @@ class ModulatedConv2D(keras.layers.Layer):
         return (b, None if h is None else h * factor, None if w is None else w * factor, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "demodulate": self.demodulate, "upsample": self.upsample, "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "demodulate": self.demodulate,
+            "upsample": self.upsample,
+            "epsilon": self.epsilon,
+        }
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -283,8 +326,11 @@ class ConstantInput(keras.layers.Layer):
         self.size = int(size)
 
     def build(self, input_shape):
-        self.const = self.add_weight(name="const", shape=(1, self.size, self.size, self.channels),
-                                     initializer=keras.initializers.RandomNormal(stddev=1.0))
+        self.const = self.add_weight(
+            name="const",
+            shape=(1, self.size, self.size, self.channels),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+        )
 
     def call(self, reference):
         batch = ops.shape(reference)[0]
@@ -307,8 +353,9 @@ class Truncation(keras.layers.Layer):
     """
 
     def build(self, input_shape):
-        self.w_avg = self.add_weight(name="w_avg", shape=(int(input_shape[0][-1]),), initializer="zeros",
-                                     trainable=False)
+        self.w_avg = self.add_weight(
+            name="w_avg", shape=(int(input_shape[0][-1]),), initializer="zeros", trainable=False
+        )
 
     def call(self, inputs):
         w, psi = inputs

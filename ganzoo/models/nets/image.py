@@ -173,7 +173,9 @@ def patchgan_discriminator(
     x = keras.layers.LeakyReLU(0.2)(x)
     for i in range(1, n_layers + 1):
         stride = 2 if i < n_layers else 1
-        x = keras.layers.Conv2D(base_filters * min(2**i, 8), 4, strides=stride, padding="same", use_bias=norm == "none")(x)
+        x = keras.layers.Conv2D(
+            base_filters * min(2**i, 8), 4, strides=stride, padding="same", use_bias=norm == "none"
+        )(x)
         x = keras.layers.LeakyReLU(0.2)(_norm(x, norm))
     logits = keras.layers.Conv2D(1, 4, padding="same", dtype="float32", name="patch_logits")(x)
     return keras.Model(inputs, logits, name=name)
