@@ -29,18 +29,12 @@ HEADLINE_METRICS = (
     "bicubic_psnr_y",
     "test_accuracy",
 )
+# A card's fields as `ganzoo info` shows them: the documentary ones, with the description after the name.
 CARD_FIELDS = (
     "name",
     "architecture",
     "description",
-    "data",
-    "training",
-    "metrics",
-    "license",
-    "intended_use",
-    "limitations",
-    "sizes",
-    "created",
+    *(f for f in zoo.REQUIRED_CARD_FIELDS if f not in ("name", "architecture", "config", "files", "versions")),
 )
 
 

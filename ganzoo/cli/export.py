@@ -8,7 +8,7 @@ from ganzoo.cli.common import Command
 
 
 def _configure_export(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="pretrained model name or a .keras file")
+    p.add_argument("model", help="zoo name, .keras file or run folder (any architecture)")
     p.add_argument("--format", default="savedmodel,onnx", help="comma-separated: savedmodel, onnx")
     p.add_argument("--out", required=True, help="output folder (must not exist or be empty)")
     p.add_argument("--opset", type=int, default=17)
