@@ -253,14 +253,15 @@ def test_augment_names_and_inputs_are_checked():
 
 # ------------------------------------------------------------- wgan_gp and sngan
 VARIANTS = {
-    "wgan_gp": (dict(gp_weight=10.0, d_steps=5, d_norm="layer", spectral_norm=False), "wasserstein", 1e-4),
-    "sngan": (dict(spectral_norm=True, d_norm="none", gp_weight=0.0, d_steps=1), "hinge", 2e-4),
+    # attributes, loss, Adam (learning rate, beta_1, beta_2): Algorithm 1 of WGAN-GP; SNGAN's setting C (n_dis = 1)
+    "wgan_gp": (dict(gp_weight=10.0, d_steps=5, d_norm="layer", spectral_norm=False), "wasserstein", (1e-4, 0.0, 0.9)),
+    "sngan": (dict(spectral_norm=True, d_norm="none", gp_weight=0.0, d_steps=1), "hinge", (2e-4, 0.5, 0.999)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_variant_defaults_and_round_trip(name, tmp_path):
-    attributes, loss, learning_rate = VARIANTS[name]
+    attributes, loss, (learning_rate, beta_1, beta_2) = VARIANTS[name]
     assert name in ganzoo.list_architectures()
     model = ganzoo.create(name, **SMALL_CONFIGS["dcgan"])
     for attribute, value in attributes.items():
@@ -270,19 +271,19 @@ def test_variant_defaults_and_round_trip(name, tmp_path):
     assert model.adversarial_loss.name == loss
     for optimizer in (model.g_optimizer, model.d_optimizer):
         assert float(optimizer.learning_rate) == pytest.approx(learning_rate)
-        assert float(optimizer.beta_1) == 0.0 and float(optimizer.beta_2) == pytest.approx(0.9)
+        assert float(optimizer.beta_1) == beta_1 and float(optimizer.beta_2) == pytest.approx(beta_2)
     assert model.g_optimizer is not model.d_optimizer
     config = model.get_config()
     assert type(model).from_config(config).get_config() == config
     model.save(tmp_path / "variant.keras")
     loaded = keras.saving.load_model(tmp_path / "variant.keras")
     assert type(loaded) is type(model) and loaded.get_config() == config
-    assert loaded.adversarial_loss.name == loss and float(loaded.d_optimizer.beta_2) == pytest.approx(0.9)
+    assert loaded.adversarial_loss.name == loss and float(loaded.d_optimizer.beta_2) == pytest.approx(beta_2)
     # The defaults stay overridable.
     other = ganzoo.create(name, **SMALL_CONFIGS["dcgan"], d_steps=2)
     other.compile(loss="least_squares", g_optimizer=keras.optimizers.Adam(1e-3))
     assert other.d_steps == 2 and other.adversarial_loss.name == "least_squares"
-    assert float(other.g_optimizer.learning_rate) == pytest.approx(1e-3) and float(other.d_optimizer.beta_1) == 0.0
+    assert float(other.g_optimizer.learning_rate) == pytest.approx(1e-3) and float(other.d_optimizer.beta_1) == beta_1
 
 
 def test_wgan_gp_refuses_a_batch_normalized_critic():

@@ -8,12 +8,14 @@ every default can still be overridden (``create("wgan_gp", d_steps=1)``,
   Wasserstein critic loss with a gradient penalty of weight lambda = 10, n_critic = 5
   critic steps per generator step, Adam(alpha=1e-4, beta_1=0, beta_2=0.9) (the
   paper's Algorithm 1), and no batch normalization in the critic (the penalty is per
-  sample; the paper recommends layer normalization): ``d_norm="layer"``.
+  sample; the paper recommends layer normalization): ``d_norm="layer"``, which normalizes
+  each sample over C, H and W with a per-channel scale and offset, as the official code does.
 * ``sngan`` (Miyato et al. 2018, "Spectral Normalization for GANs"): spectral
   normalization on every discriminator layer and no other normalization in D, hinge
-  loss, Adam(2e-4, beta_1=0, beta_2=0.9) (the paper's ResNet/CIFAR setting) with one
-  D step per G step (``d_steps=1``, as the paper's standard-CNN settings B and C,
-  where SN-GANs trained well; the ResNet runs used n_dis=5: pass ``d_steps=5``).
+  loss, one D step per G step with Adam(2e-4, beta_1=0.5, beta_2=0.999): the paper's
+  standard-CNN setting C (Table 1), which pairs n_dis = 1 with those betas. Its ResNet
+  runs pair n_dis = 5 with Adam(2e-4, beta_1=0, beta_2=0.9): pass ``d_steps=5`` and
+  those optimizers to ``compile``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ class SNGAN(DCGAN):
         spectral_norm: spectral normalization on D's layers (True).
         d_norm: no other normalization in D ("none").
 
-    ``compile()`` defaults: loss "hinge", Adam(2e-4, beta_1=0.0, beta_2=0.9) for both networks.
+    ``compile()`` defaults: loss "hinge", Adam(2e-4, beta_1=0.5, beta_2=0.999) for both networks
+    (setting C of the paper, the one for ``d_steps=1``).
     """
 
     default_loss = "hinge"
@@ -70,4 +73,4 @@ class SNGAN(DCGAN):
         super().__init__(spectral_norm=spectral_norm, d_norm=d_norm, **kwargs)
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
-        return keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.9)
+        return keras.optimizers.Adam(2e-4, beta_1=0.5, beta_2=0.999)

@@ -23,13 +23,48 @@ class MinibatchStdDev(keras.layers.Layer):
         return (*input_shape[:-1], input_shape[-1] + 1)
 
 
+@keras.saving.register_keras_serializable(package="ganzoo")
+class SampleLayerNorm(keras.layers.Layer):
+    """Layer normalization of each sample over all its features (H, W and C), with a per-channel scale and offset.
+
+    What WGAN-GP's official code calls layer norm in the critic (``tflib.ops.layernorm``: moments over
+    axes 1, 2, 3, offset and scale per channel). Keras' ``LayerNormalization()`` normalizes each
+    pixel's channels instead, which is not the paper's critic.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(channels,), initializer="zeros")
+
+    def call(self, x):
+        x32 = ops.cast(x, "float32")
+        axes = tuple(range(1, len(x.shape)))
+        mean = ops.mean(x32, axis=axes, keepdims=True)
+        var = ops.var(x32, axis=axes, keepdims=True)
+        y = (x32 - mean) * ops.rsqrt(var + self.epsilon) * ops.cast(self.gamma, "float32") + ops.cast(
+            self.beta, "float32"
+        )
+        return ops.cast(y, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
 def maybe_spectral(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
     """Wrap ``layer`` in spectral normalization (Miyato et al. 2018) when asked."""
     return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
 
 
 def normalization(kind: str, name: str | None = None) -> keras.layers.Layer | None:
-    """A normalization layer by name: ``"batch"``, ``"layer"`` or ``"none"``.
+    """A normalization layer by name: ``"batch"``, ``"layer"`` (:class:`SampleLayerNorm`) or ``"none"``.
 
     A gradient penalty is per sample, so a critic trained with one must not use
     batch normalization (Gulrajani et al. 2017): use "layer" or "none".
@@ -37,7 +72,7 @@ def normalization(kind: str, name: str | None = None) -> keras.layers.Layer | No
     if kind == "batch":
         return keras.layers.BatchNormalization(name=name)
     if kind == "layer":
-        return keras.layers.LayerNormalization(name=name)
+        return SampleLayerNorm(name=name)
     if kind == "none":
         return None
     raise ValueError(f"normalization must be 'batch', 'layer' or 'none', got {kind!r}.")
