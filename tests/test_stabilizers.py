@@ -8,7 +8,7 @@ from conftest import SMALL_CONFIGS, dataset_for, small_model
 
 import ganzoo
 from ganzoo.errors import UnknownNameError
-from ganzoo.models.layers.common import MinibatchStdDev
+from ganzoo.models.layers.common import MinibatchStdDev, SpectralNorm
 from ganzoo.objectives import augment
 
 LOGGED = ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm")
@@ -44,7 +44,7 @@ def _layer_types(network):
     types = set()
     for layer in network.layers:
         types.add(type(layer))
-        if isinstance(layer, keras.layers.SpectralNormalization):
+        if isinstance(layer, SpectralNorm):
             types.add(type(layer.layer))
     return types
 
@@ -64,7 +64,7 @@ def _check_gp(model):
 
 
 def _check_spectral(model):
-    assert keras.layers.SpectralNormalization in _layer_types(model.discriminator)
+    assert SpectralNorm in _layer_types(model.discriminator)
 
 
 def _check_ttur(model):

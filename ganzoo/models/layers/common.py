@@ -58,9 +58,74 @@ class SampleLayerNorm(keras.layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
+@keras.saving.register_keras_serializable(package="ganzoo")
+class SpectralNorm(keras.layers.Wrapper):
+    """Spectral normalization (Miyato et al. 2018) of a ``Dense`` or ``Conv2D`` layer, differentiated through sigma.
+
+    The layer computes with ``W / sigma(W)``, ``sigma`` estimated by one power iteration per training
+    step from a persistent vector ``u`` (``u`` and ``v`` are constants to the gradient), as chainer's
+    ``SNConvolution2D`` and ``torch.nn.utils.spectral_norm`` do: the trained variable is ``W`` itself and
+    the gradient reaches it through ``sigma``. (``keras.layers.SpectralNormalization`` instead overwrites
+    the kernel with ``W / sigma`` after each step, a projected gradient descent with no gradient through
+    sigma.) At inference ``u`` is not updated.
+    """
+
+    def __init__(self, layer: keras.layers.Layer, epsilon: float = 1e-12, **kwargs):
+        if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
+            raise TypeError(f"SpectralNorm wraps Dense or Conv2D layers, got {type(layer).__name__}.")
+        super().__init__(layer, **kwargs)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        if not self.layer.built:
+            self.layer.build(input_shape)
+        units = self.layer.kernel.shape[-1]
+        self.u = self.add_weight(
+            name="sn_u",
+            shape=(1, units),
+            initializer=keras.initializers.RandomNormal(),
+            trainable=False,
+            aggregation="mean",  # identical on every replica (computed from the same W and u); mean keeps it so
+        )
+        self.built = True
+
+    def _normalize(self, x):
+        return x / (ops.sqrt(ops.sum(ops.square(x))) + self.epsilon)
+
+    def normalized_kernel(self, training: bool = False):
+        kernel = self.layer.kernel
+        matrix = ops.reshape(ops.cast(kernel, "float32"), (-1, kernel.shape[-1]))  # (fan in, units)
+        u = ops.stop_gradient(ops.cast(self.u, "float32"))
+        v = ops.stop_gradient(self._normalize(ops.matmul(u, ops.transpose(matrix))))
+        if training:
+            u = ops.stop_gradient(self._normalize(ops.matmul(v, matrix)))
+            self.u.assign(ops.cast(u, self.u.dtype))
+        sigma = ops.sum(ops.matmul(v, matrix) * u)
+        return ops.cast(ops.cast(kernel, "float32") / sigma, kernel.dtype)
+
+    def call(self, inputs, training=None):
+        layer = self.layer
+        kernel = self.normalized_kernel(bool(training))
+        if isinstance(layer, keras.layers.Dense):
+            outputs = ops.matmul(inputs, ops.cast(kernel, inputs.dtype))
+            bias_shape = (layer.units,)
+        else:
+            outputs = layer.convolution_op(inputs, ops.cast(kernel, inputs.dtype))
+            bias_shape = (1,) * (layer.rank + 1) + (layer.filters,)
+        if layer.use_bias:
+            outputs = ops.add(outputs, ops.reshape(ops.cast(layer.bias, outputs.dtype), bias_shape))
+        return layer.activation(outputs) if layer.activation is not None else outputs
+
+    def compute_output_shape(self, input_shape):
+        return self.layer.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
 def maybe_spectral(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
-    """Wrap ``layer`` in spectral normalization (Miyato et al. 2018) when asked."""
-    return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+    """Wrap ``layer`` in :class:`SpectralNorm` (Miyato et al. 2018) when asked."""
+    return SpectralNorm(layer) if spectral_norm else layer
 
 
 def normalization(kind: str, name: str | None = None) -> keras.layers.Layer | None:
