@@ -237,7 +237,7 @@ class GAN(keras.Model):
 
     def keras_input_signature(self) -> list:
         """What Keras' own ``model.export`` traces ``call`` with: ``z`` or ``[z, label]``, dynamic batch."""
-        specs = self.serving_graphs()[next(iter(self.serving_graphs()))].inputs
+        specs = next(iter(self.serving_graphs().values())).inputs
         return [specs[0]] if len(specs) == 1 else [list(specs)]
 
     def export(

@@ -105,7 +105,7 @@ class ImageToImageGAN(GAN):
         ]
 
     def keras_input_signature(self) -> list:
-        return [self.serving_graphs()[next(iter(self.export_endpoints()))].inputs[0]]
+        return [next(iter(self.serving_graphs().values())).inputs[0]]
 
     def translate(self, images, direction: str | None = None, batch_size: int = 8, raw: bool = False) -> np.ndarray:
         """Run endpoint ``direction`` (default: the first) on images of any size.
