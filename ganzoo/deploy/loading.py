@@ -219,8 +219,7 @@ def load(name_or_path, *, backend: str = "keras", offline: bool | None = None, c
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"Expected a zoo name, a .keras path or a folder, got {type(name_or_path).__name__}.")
     path = Path(name_or_path)
-    is_zoo_name = isinstance(name_or_path, str) and not path.exists() and name_or_path in zoo.list_models()
-    if is_zoo_name:
+    if _is_zoo_name(name_or_path):
         folder = zoo.path(name_or_path, offline=offline)  # verifies every file against its card
         card = zoo.info(name_or_path)
         if backend == "onnx":
@@ -251,10 +250,15 @@ def load(name_or_path, *, backend: str = "keras", offline: bool | None = None, c
     raise FileNotFoundError(f"{name_or_path!s} is not a .keras file, an existing folder or a zoo name.")
 
 
+def _is_zoo_name(name_or_path) -> bool:
+    """A zoo name (and no file or folder of that name here, which would take precedence)."""
+    return isinstance(name_or_path, str) and not Path(name_or_path).exists() and name_or_path in zoo.list_models()
+
+
 def describe_source(name_or_path) -> dict[str, Any]:
     """Where a loaded model came from, for manifests: the zoo name and its file's hash, or the path and its hash."""
     path = Path(name_or_path)
-    if isinstance(name_or_path, str) and not path.exists() and name_or_path in zoo.list_models():
+    if _is_zoo_name(name_or_path):
         return {"zoo": name_or_path, "sha256": zoo.info(name_or_path)["files"][zoo.MODEL_FILE]}
     file = path / zoo.MODEL_FILE if path.is_dir() else path
     return {"path": str(path), "sha256": sha256_file(file)}

@@ -39,6 +39,7 @@ from ganzoo.utils.images import (
 )
 from ganzoo.utils.sampling import (
     check_labels,
+    check_positive_int,
     latent_vectors,
     mix_styles,
     mixing_latents,
@@ -83,7 +84,7 @@ class OnnxModel:
         self.architecture = self.manifest.get("architecture")
         self.metadata: dict[str, Any] = self.manifest["model"]
         self.threads = physical_cores() if threads is None else threads
-        _check_positive_int("threads", self.threads)
+        check_positive_int("threads", self.threads)
         options = session_options(int(self.threads))
         providers = list(providers or ["CPUExecutionProvider"])
         default = self.manifest["default_graph"]
@@ -172,8 +173,8 @@ class OnnxGenerator(OnnxModel):
         ``labels`` (an int or n ints in ``[0, num_classes)``) are required by conditional
         models. ``seed=None`` draws fresh latents from OS entropy.
         """
-        _check_positive_int("n", n)
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("n", n)
+        check_positive_int("batch_size", batch_size)
         z = latent_vectors(n, self.latent_dim, seed)
         label_array = self.check_labels(labels, n)
         outputs = [
@@ -229,8 +230,8 @@ class OnnxStyleGenerator(OnnxGenerator):
         mix_cutoff: int | None = None,
     ) -> np.ndarray:
         """``n`` images, as ``StyleGAN.generate(n, seed, ...)``: uint8, or float32 with ``raw=True``."""
-        _check_positive_int("n", n)
-        _check_positive_int("batch_size", batch_size)
+        check_positive_int("n", n)
+        check_positive_int("batch_size", batch_size)
         check_labels(labels, n, None, "A style-based generator")
         ws = self.mapping_ws(latent_vectors(n, self.latent_dim, seed), truncation_psi)
         if mix is not None:
@@ -355,8 +356,3 @@ def physical_cores() -> int:
     except Exception:  # psutil is optional
         physical = None
     return max(1, min(available, physical or available))
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

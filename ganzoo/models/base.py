@@ -38,7 +38,7 @@ from ganzoo.models import checks
 from ganzoo.objectives import augment as augment_lib
 from ganzoo.objectives import losses, penalties
 from ganzoo.utils.images import to_uint8
-from ganzoo.utils.sampling import check_labels, latent_vectors
+from ganzoo.utils.sampling import check_labels, check_positive_int, latent_vectors
 
 DEFAULT_LEARNING_RATE = 2e-4
 DEFAULT_BETA_1 = 0.5
@@ -113,10 +113,10 @@ class GAN(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_positive_int("latent_dim", latent_dim)
-        _check_positive_int("d_steps", d_steps)
+        check_positive_int("latent_dim", latent_dim)
+        check_positive_int("d_steps", d_steps)
         if num_classes is not None:
-            _check_positive_int("num_classes", num_classes)
+            check_positive_int("num_classes", num_classes)
         if ema_decay is not None and not 0.0 < ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay!r}.")
         if not 0.0 <= label_smoothing < 1.0:
@@ -573,8 +573,3 @@ class GAN(keras.Model):
     def check_labels(self, labels, n: int) -> np.ndarray | None:
         """Validate class labels for generation: an int or n ints in ``[0, num_classes)``."""
         return check_labels(labels, n, self.num_classes, type(self).__name__)
-
-
-def _check_positive_int(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")

@@ -30,7 +30,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo import distribute
-from ganzoo.models.base import GAN, _check_positive_int
+from ganzoo.models.base import GAN
 from ganzoo.models.dcgan import check_pyramid_shape
 from ganzoo.models.layers.common import MinibatchStdDev
 from ganzoo.models.layers.style import (
@@ -40,6 +40,7 @@ from ganzoo.models.layers.style import (
     PixelNorm,
 )
 from ganzoo.registry import register_architecture
+from ganzoo.utils.sampling import check_positive_int
 
 
 @register_architecture("progan")
@@ -83,7 +84,7 @@ class ProGAN(GAN):
             ("stable_images", stable_images),
             ("fade_images", fade_images),
         ):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         self.channel_base = int(channel_base)
         self.channel_max = int(channel_max)
         self.stable_images = int(stable_images)

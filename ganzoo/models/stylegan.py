@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from ganzoo.models.base import GAN, LATENT_RECIPE, ServingGraph, _check_positive_int
+from ganzoo.models.base import GAN, LATENT_RECIPE, ServingGraph
 from ganzoo.models.dcgan import check_pyramid_shape
 from ganzoo.models.layers.common import MinibatchStdDev
 from ganzoo.models.layers.style import (
@@ -51,6 +51,7 @@ from ganzoo.objectives import penalties
 from ganzoo.registry import register_architecture
 from ganzoo.utils.images import to_uint8
 from ganzoo.utils.sampling import (
+    check_positive_int,
     const_noise_maps,
     latent_vectors,
     mix_styles,
@@ -128,7 +129,7 @@ class StyleGAN(GAN):
             ("pl_interval", pl_interval),
             ("pl_batch_shrink", pl_batch_shrink),
         ):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         for name, value in (("g_architecture", g_architecture), ("d_architecture", d_architecture)):
             if value not in ARCHITECTURES:
                 raise ValueError(f"{name} must be one of {ARCHITECTURES}, got {value!r}.")
@@ -582,7 +583,7 @@ class StyleGAN(GAN):
                 replace layers ``>= mix_cutoff`` (default num_ws // 2): coarse styles from
                 ``seed``, fine styles from ``mix``.
         """
-        _check_positive_int("n", n)
+        check_positive_int("n", n)
         self.check_labels(labels, n)
         ws = self.mapping_ws(self.latents(n, seed), truncation_psi, batch_size)
         if mix is not None:

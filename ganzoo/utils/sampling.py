@@ -92,3 +92,9 @@ def check_labels(labels, n: int, num_classes: int | None, owner: str = "This mod
     if labels.min() < 0 or labels.max() >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes}), got values from {labels.min()} to {labels.max()}.")
     return labels.astype(np.int32)
+
+
+def check_positive_int(name: str, value) -> None:
+    """Raise ``ValueError`` unless ``value`` is a positive integer (``bool`` is refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
