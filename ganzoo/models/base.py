@@ -35,6 +35,7 @@ from keras import ops
 
 from ganzoo import distribute
 from ganzoo.models import checks
+from ganzoo.models.layers.common import pack_samples
 from ganzoo.objectives import augment as augment_lib
 from ganzoo.objectives import losses, penalties
 from ganzoo.utils.images import to_uint8
@@ -64,6 +65,39 @@ class ServingGraph(NamedTuple):
     describe: dict
 
 
+CRITIC_BATCHES = "critic_batches"  # the key of a step's grouped critic batches (group_critic_batches)
+
+
+def is_grouped(data) -> bool:
+    """Whether a ``train_step`` element holds ``d_steps`` grouped batches (see :func:`group_critic_batches`)."""
+    return isinstance(data, dict) and CRITIC_BATCHES in data
+
+
+def group_critic_batches(dataset: tf.data.Dataset, d_steps: int) -> tf.data.Dataset:
+    """Group ``d_steps`` consecutive batches into one element ``{"critic_batches": (B, d_steps, ...) tensors}``.
+
+    Batches are grouped with batches of the same size (the last, smaller batch of an epoch forms its
+    own group, whose critic steps reuse it); the group axis is axis 1 so that a strategy still splits
+    the batch axis over replicas. Nothing is dropped.
+    """
+
+    def size(*element):
+        return tf.cast(tf.shape(tf.nest.flatten(element)[0])[0], tf.int64)
+
+    def swap(*element):
+        return {CRITIC_BATCHES: tf.nest.map_structure(lambda t: tf.experimental.numpy.swapaxes(t, 0, 1), element)}
+
+    grouped = dataset.group_by_window(size, lambda _, window: window.batch(d_steps), window_size=d_steps).map(swap)
+    # Keep the length known where it is (Keras' progress bar, no "ran out of data" warning): infinite
+    # data stays infinite, and batches of one static size make ceil(n / d_steps) groups.
+    batches = int(dataset.cardinality())
+    if batches == tf.data.INFINITE_CARDINALITY:
+        return grouped.apply(tf.data.experimental.assert_cardinality(tf.data.INFINITE_CARDINALITY))
+    if batches >= 0 and tf.nest.flatten(dataset.element_spec)[0].shape[:1].is_fully_defined():
+        return grouped.apply(tf.data.experimental.assert_cardinality(-(-batches // d_steps)))
+    return grouped
+
+
 def default_optimizer() -> keras.optimizers.Optimizer:
     """Adam(2e-4, beta_1=0.5): the DCGAN setting, a sound default for most GANs."""
     return keras.optimizers.Adam(DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1)
@@ -87,6 +121,19 @@ class GAN(keras.Model):
         instance_noise: std of Gaussian noise added to D's real and fake inputs (0 = off).
         augment: differentiable augmentation of D's inputs: None, "diffaugment" or "ada"
             (see ``ganzoo.augment``); the same transform family is applied to real and fake.
+        pack: PacGAN packing (Lin et al. 2018): D judges ``pack`` samples at once, concatenated
+            along the last axis, real with real and fake with fake (1 = off). Unconditional
+            variants whose D takes one image (``supports_packing``) only.
+        r2_gamma: weight of the R2 penalty on generated data (0 = off); with R1 the pair R3GAN
+            (Huang et al. 2024) uses with the relativistic loss.
+        ema_rampup: StyleGAN2-ADA's EMA ramp-up: the EMA's half-life is at most ``ema_rampup`` times
+            the number of steps so far, so early, fast-moving weights are not averaged in for long
+            (None = a constant ``ema_decay`` from the first step).
+
+    With ``d_steps > 1``, each critic step sees its own real batch, as in WGAN-GP's Algorithm 1 and
+    SNGAN's n_dis: ``fit`` groups ``d_steps`` consecutive batches of a ``tf.data.Dataset`` (or of arrays)
+    into one step, so one step of ``fit`` is one generator update. Data that reaches ``train_step``
+    ungrouped (a distributed dataset, a custom loop) reuses its batch for every critic step.
     """
 
     architecture = "gan"  # set by ganzoo.registry.register_architecture
@@ -95,6 +142,8 @@ class GAN(keras.Model):
     # image-to-image and super-resolution) or "unpaired" ((a, b) of two domains).
     data_kind = "images"
     default_loss = "non_saturating"  # compile()'s loss when none is given; a variant may override
+    supports_relativistic = True  # False where G's update has no real batch to pair the fakes with
+    supports_packing = False  # True where D takes one unconditional image or point: PacGAN's ``pack``
     xla_pays = False  # ganzoo.training compiles with jit_compile=True when True (measured: tools/bench.py)
     image_shape: tuple[int, ...]
 
@@ -110,9 +159,21 @@ class GAN(keras.Model):
         label_smoothing: float = 0.0,
         instance_noise: float = 0.0,
         augment: str | None = None,
+        pack: int = 1,
+        r2_gamma: float = 0.0,
+        ema_rampup: float | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self._named_state: dict[str, tuple[keras.Variable, Any]] = {}
+        check_positive_int("pack", pack)
+        if pack > 1 and (not self.supports_packing or num_classes is not None):
+            raise ValueError(
+                f"pack={pack}: {type(self).__name__} does not support PacGAN packing (it needs an unconditional "
+                "discriminator of one image or point: vanilla_gan, dcgan, wgan_gp, sngan); use pack=1."
+            )
+        if ema_rampup is not None and not ema_rampup > 0:
+            raise ValueError(f"ema_rampup must be > 0 or None, got {ema_rampup!r}.")
         check_positive_int("latent_dim", latent_dim)
         check_positive_int("d_steps", d_steps)
         if num_classes is not None:
@@ -133,6 +194,9 @@ class GAN(keras.Model):
             raise ValueError(f"instance_noise must be >= 0, got {instance_noise!r}.")
         self.instance_noise = float(instance_noise)
         self.augment = augment
+        self.pack = int(pack)
+        self.r2_gamma = float(r2_gamma)
+        self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
 
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         # Networks follow the model's dtype policy (mixed precision) and always output float32.
@@ -149,6 +213,20 @@ class GAN(keras.Model):
             self.ema_generator.name = "ema_generator"
             self.ema_generator.trainable = False
             self.ema_generator.set_weights(self.generator.get_weights())
+            # BatchNorm statistics of the EMA generator come from its own activations (update_ema), not
+            # from the live generator's: its layers run in training mode there, so they stay trainable.
+            self._ema_batch_norms = [
+                layer
+                for layer in self.ema_generator._flatten_layers()
+                if isinstance(layer, keras.layers.BatchNormalization)
+            ]
+            for layer in self._ema_batch_norms:
+                layer.trainable = True
+            self._ema_recomputed = {id(v) for layer in self._ema_batch_norms for v in layer.non_trainable_weights}
+            # Steps of EMA so far (for ema_rampup); a file saved without it was trained: fully ramped up.
+            self.ema_steps = self.add_named_state(
+                "ema_steps", keras.Variable(0, dtype="int64", trainable=False, name="ema_steps"), 2**62
+            )
         self.adversarial_loss = losses.get(self.default_loss)
         self.g_optimizer = None
         self.d_optimizer = None
@@ -173,7 +251,24 @@ class GAN(keras.Model):
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf.data.Dataset):
             checks.check_dataset(validation, model, what="validation_data")
+        if self.d_steps > 1 and not args:
+            x, kwargs = self._critic_dataset(x, kwargs)
         return super().fit(x, *args, **kwargs)
+
+    def _critic_dataset(self, x, kwargs):
+        """``fit``'s data with ``d_steps`` consecutive batches grouped into one step (fresh reals per critic step)."""
+        if isinstance(x, np.ndarray) or (
+            isinstance(x, (tuple, list)) and x and all(isinstance(a, np.ndarray) for a in x)
+        ):
+            y = kwargs.pop("y", None)
+            arrays = tuple(x) if isinstance(x, (tuple, list)) else ((x,) if y is None else (x, y))
+            dataset = tf.data.Dataset.from_tensor_slices(arrays if len(arrays) > 1 else arrays[0])
+            if kwargs.pop("shuffle", True):  # Keras' own array handling: reshuffled every epoch
+                dataset = dataset.shuffle(len(arrays[0]), reshuffle_each_iteration=True)
+            x = dataset.batch(kwargs.pop("batch_size", None) or 32)
+        if isinstance(x, tf.data.Dataset):
+            x = group_critic_batches(x, self.d_steps)
+        return x, kwargs
 
     # ----------------------------------------------------------------- networks
     def build_generator(self) -> keras.Model:
@@ -274,6 +369,8 @@ class GAN(keras.Model):
             raise TypeError("GAN.compile takes g_optimizer= and d_optimizer=, not optimizer=.")
         super().compile(optimizer=None, **kwargs)
         self.adversarial_loss = losses.get(self.default_loss if loss is None else loss)
+        if self.adversarial_loss.relativistic and not self.supports_relativistic:
+            raise ValueError(f"{type(self).__name__} does not support the relativistic loss (its G step has no reals).")
         self.g_optimizer = self._prepare_optimizer(g_optimizer, self.generator)
         self.d_optimizer = self._prepare_optimizer(d_optimizer, self.discriminator)
 
@@ -287,6 +384,18 @@ class GAN(keras.Model):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(network.trainable_variables)
         return optimizer
+
+    def reset_optimizer_states(self) -> None:
+        """Both optimizers as new (moments and step count to 0; learning rate and loss scale kept).
+
+        ProGAN's official code does this at each new resolution (``reset_opt_for_new_lod``).
+        """
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            inner = getattr(optimizer, "inner_optimizer", optimizer)  # a LossScaleOptimizer keeps its scale
+            learning_rate = getattr(inner, "_learning_rate", None)
+            for variable in inner.variables:
+                if variable is not learning_rate:
+                    variable.assign(ops.zeros_like(variable))
 
     def get_compile_config(self) -> dict[str, Any] | None:
         if not self.compiled:
@@ -327,9 +436,12 @@ class GAN(keras.Model):
             config[name] = list(value) if isinstance(value, tuple) else value
         return config
 
+    # Constructor arguments added with a new default: the value a config saved without them meant.
+    legacy_defaults: dict[str, Any] = {}
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GAN:
-        config = dict(config)
+        config = {**cls.legacy_defaults, **config}
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)
@@ -337,14 +449,30 @@ class GAN(keras.Model):
     # ------------------------------------------------------------- checkpoint
     # Keras does not save SeedGenerator states; the GAN saves its own so that a
     # restored model (``.keras`` file or BackupAndRestore) continues the same draws.
+    # State added after a model's first release (the EMA step count, data statistics) is saved under
+    # its own name, so files saved before it existed still load: the state then takes its fallback.
+    def add_named_state(self, name: str, variable: keras.Variable, fallback) -> keras.Variable:
+        """Register ``variable`` to be saved under ``name``; a file without it loads ``fallback``."""
+        self._named_state[name] = (variable, fallback)
+        return variable
+
+    def _indexed_variables(self) -> list:
+        named = {id(v) for v, _ in self._named_state.values()}
+        return [v for v in self._trainable_variables + self._non_trainable_variables if id(v) not in named]
+
     def save_own_variables(self, store) -> None:
-        super().save_own_variables(store)
+        for i, variable in enumerate(self._indexed_variables()):
+            store[f"{i}"] = variable
         store["seed_generator_state"] = self.seed_generator.state
+        for name, (variable, _) in self._named_state.items():
+            store[name] = variable
 
     def load_own_variables(self, store) -> None:
         if "seed_generator_state" in store.keys():
             self.seed_generator.state.assign(store["seed_generator_state"])
-        for i, variable in enumerate(self._trainable_variables + self._non_trainable_variables):
+        for name, (variable, fallback) in self._named_state.items():
+            variable.assign(store[name] if name in store.keys() else fallback)
+        for i, variable in enumerate(self._indexed_variables()):
             variable.assign(store[f"{i}"])
 
     # ------------------------------------------------------------------ metrics
@@ -420,7 +548,13 @@ class GAN(keras.Model):
     def generator_inputs(self, z, labels):
         return z if labels is None else [z, labels]
 
+    @property
+    def discriminator_input_shape(self) -> tuple[int, ...]:
+        """The shape of what D takes: one sample, or ``pack`` samples concatenated along the last axis."""
+        return (*self.image_shape[:-1], self.image_shape[-1] * self.pack)
+
     def discriminate(self, images, labels, training: bool = True):
+        images = pack_samples(images, self.pack)
         return self.discriminator(images if labels is None else [images, labels], training=training)
 
     def discriminator_view(self, images):
@@ -433,46 +567,84 @@ class GAN(keras.Model):
 
     # --------------------------------------------------------------- training
     def train_step(self, data):
-        """The classic alternating update: ``d_steps`` discriminator steps, then one generator step."""
-        real, labels = self.unpack_batch(data)
-        batch_size = ops.shape(real)[0]
-        for _ in range(self.d_steps):
+        """The classic alternating update: ``d_steps`` discriminator steps (each on its own reals), then one G step."""
+        for batch in self.critic_batches(data):
+            real, labels = self.unpack_batch(batch)
+            self.observe_real(real)
             d_logs = self.discriminator_step(real, labels)
-        g_logs = self.generator_step(batch_size, labels)
-        self.update_ema()
+        g_logs = self.generator_step(ops.shape(real)[0], labels, real)
         return self.record(**g_logs, **d_logs)
+
+    def critic_batches(self, data) -> list:
+        """The ``d_steps`` data elements of one step's critic updates: fresh ones when ``fit`` grouped them."""
+        if not is_grouped(data):
+            return [data] * self.d_steps
+        group = data[CRITIC_BATCHES]
+        available = ops.shape(tf.nest.flatten(group)[0])[1]  # d_steps, fewer at the very end of the data
+        batches = []
+        for i in range(self.d_steps):
+            element = tf.nest.map_structure(lambda t, i=i: tf.gather(t, i % available, axis=1), group)
+            batches.append(element[0] if len(element) == 1 else element)
+        return batches
+
+    def observe_real(self, real) -> None:
+        """Called with every real batch before D's step; variants that track data statistics override it."""
 
     def discriminator_step(self, real, labels) -> dict[str, tf.Tensor]:
         fake = self.generator(self.generator_inputs(self.sample_latent(ops.shape(real)[0]), labels), training=True)
         with tf.GradientTape() as tape:
-            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
-            real_logits = self.discriminate(real_seen, labels)
-            fake_logits = self.discriminate(fake_seen, labels)
+            real_logits = self.discriminate(self.discriminator_view(real), labels)
+            fake_logits = self.discriminate(self.discriminator_view(fake), labels)
             d_loss = self.adversarial_loss.d(real_logits, fake_logits, real_target=1.0 - self.label_smoothing)
-            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, labels)
+            total = d_loss + self.discriminator_penalties(real, fake, labels)
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
-        if self.augmenter is not None:
-            self.augmenter.update(real_logits)  # ADA: adapt the probability to D's overfitting
+        self.adapt_augmentation(real_logits, fake_logits)
         return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
 
-    def discriminator_penalties(self, real, fake, labels):
-        """Gradient penalties switched on by ``gp_weight`` and ``r1_gamma``."""
+    def discriminator_penalties(self, real, fake, labels, critic=None):
+        """Gradient penalties switched on by ``gp_weight``, ``r1_gamma`` and ``r2_gamma``.
+
+        Taken with respect to the clean ``real`` and ``fake`` images, the augmentation and instance
+        noise inside the differentiated function, as StyleGAN2-ADA's code does (its R1 differentiates
+        D(augment(x)) with respect to x). ``critic`` (default: this model's D) scores images.
+        """
         total = ops.zeros((), dtype="float32")
+        judge = critic or (lambda x: self.discriminate(x, labels))
+        critic = lambda x: judge(self.discriminator_view(x))  # noqa: E731
         if self.gp_weight:
             mix = self.sample_uniform((ops.shape(real)[0],))
-            critic = lambda x: self.discriminate(x, labels)  # noqa: E731
             total += self.gp_weight * penalties.gradient_penalty(critic, real, fake, mix)
         if self.r1_gamma:
-            critic = lambda x: self.discriminate(x, labels)  # noqa: E731
             total += 0.5 * self.r1_gamma * penalties.r1_penalty(critic, real)
+        if self.r2_gamma:
+            total += 0.5 * self.r2_gamma * penalties.r1_penalty(critic, ops.stop_gradient(fake))
         return total
 
-    def generator_step(self, batch_size, labels) -> dict[str, tf.Tensor]:
-        z = self.sample_latent(batch_size)
+    def adapt_augmentation(self, real_logits, fake_logits) -> None:
+        """ADA: move the augmentation probability with D's overfitting signal, after each D step.
+
+        ADA's heuristic ``E[sign(D(real))]`` assumes D's decision threshold is 0, true of logistic-type
+        losses; a Wasserstein critic's scores have no fixed origin, so for it the signs are taken
+        around the midpoint of this step's mean real and fake scores.
+        """
+        if self.augmenter is None:
+            return
+        threshold = ops.zeros((), "float32")
+        if self.adversarial_loss.name == "wasserstein":
+            threshold = 0.5 * (ops.mean(ops.cast(real_logits, "float32")) + ops.mean(ops.cast(fake_logits, "float32")))
+        self.augmenter.update(real_logits, ops.stop_gradient(threshold))
+
+    def generator_step(self, batch_size, labels, real=None) -> dict[str, tf.Tensor]:
+        """One G update; a relativistic loss also judges this step's ``real`` batch."""
+        inputs = self.generator_inputs(self.sample_latent(batch_size), labels)
+        real_logits = None
+        if self.adversarial_loss.relativistic:
+            real_logits = ops.stop_gradient(self.discriminate(self.discriminator_view(real), labels))
         with tf.GradientTape() as tape:
-            fake = self.generator(self.generator_inputs(z, labels), training=True)
-            g_loss = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), labels))
+            fake = self.generator(inputs, training=True)
+            g_loss = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), labels), real_logits)
         g_grad_norm = self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
+        self.update_ema(inputs)
         return {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
 
     def apply_gradients(self, tape: tf.GradientTape, loss, network: keras.Model, optimizer) -> tuple[tf.Tensor, Any]:
@@ -514,15 +686,32 @@ class GAN(keras.Model):
         )
         return {"d_real": ops.mean(real_logits), "d_fake": ops.mean(fake_logits), "d_accuracy": ops.mean(correct)}
 
-    def update_ema(self) -> None:
-        """Move the EMA generator towards the current one; buffers (BatchNorm statistics) are copied."""
+    def ema_beta(self) -> tf.Tensor:
+        """This step's EMA decay: ``ema_decay``, or StyleGAN2-ADA's ramped-up one (half-life <= ema_rampup x steps)."""
+        if self.ema_rampup is None:
+            return ops.convert_to_tensor(self.ema_decay, "float32")
+        half_life = float(np.log(0.5) / np.log(self.ema_decay))  # in steps
+        ramped = ops.minimum(half_life, self.ema_rampup * ops.cast(self.ema_steps, "float32"))
+        return ops.where(ramped > 0, ops.power(0.5, 1.0 / ops.maximum(ramped, 1e-8)), 0.0)
+
+    def update_ema(self, inputs=None) -> None:
+        """Move the EMA generator towards the current one.
+
+        Other buffers are copied, except BatchNorm statistics: with ``inputs`` (this step's generator
+        inputs) the EMA generator runs once in training mode so that its BatchNorm layers track the
+        statistics of its own, averaged weights' activations (the live generator's differ from them).
+        """
         if self.ema_generator is None:
             return
+        beta = self.ema_beta()
         for ema_var, var in zip(self.ema_generator.weights, self.generator.weights):
             if var.trainable:
-                ema_var.assign(self.ema_decay * ema_var + (1.0 - self.ema_decay) * ops.cast(var, ema_var.dtype))
-            else:
+                ema_var.assign(ops.cast(beta, ema_var.dtype) * ema_var + ops.cast(1.0 - beta, ema_var.dtype) * var)
+            elif id(ema_var) not in self._ema_recomputed or inputs is None:
                 ema_var.assign(var)
+        self.ema_steps.assign_add(1)
+        if self._ema_batch_norms and inputs is not None:
+            self.ema_generator(inputs, training=True)
 
     def test_step(self, data):
         """Losses and discriminator statistics on held-out real data against fresh fakes, no updates."""

@@ -23,12 +23,22 @@ class CGAN(DCGAN):
     Args (beyond DCGAN's):
         num_classes: number of classes; the dataset yields ``(images, labels)``.
         embedding_dim: size of G's label embedding concatenated to z.
+        feature_pooling: how D's last feature map becomes ``phi(x)``: "sum" (global sum pooling, as
+            the official projection discriminator, ``F.sum(h, axis=(2, 3))``) or "flatten" (what ganzoo
+            did before; kept for files saved then).
+
+    With ``spectral_norm=True`` the class embedding of the projection is spectrally normalized too
+    (the official code's ``SNEmbedID``).
     """
 
     requires_labels = True
+    legacy_defaults = {**DCGAN.legacy_defaults, "feature_pooling": "flatten"}
 
-    def __init__(self, num_classes: int = 10, embedding_dim: int = 32, **kwargs):
+    def __init__(self, num_classes: int = 10, embedding_dim: int = 32, feature_pooling: str = "sum", **kwargs):
+        if feature_pooling not in ("sum", "flatten"):
+            raise ValueError(f"feature_pooling must be 'sum' or 'flatten', got {feature_pooling!r}.")
         self.embedding_dim = int(embedding_dim)
+        self.feature_pooling = feature_pooling
         super().__init__(num_classes=num_classes, **kwargs)
 
     def build_generator(self) -> keras.Model:
@@ -36,14 +46,15 @@ class CGAN(DCGAN):
         label = keras.Input((), dtype="int32", name="label")
         embedded = keras.layers.Embedding(self.num_classes, self.embedding_dim)(label)
         joint = keras.layers.Concatenate()([z, embedded])
-        return conv_generator(joint, self.image_shape, self.base_filters, extra_inputs=(z, label))
+        return conv_generator(joint, self, extra_inputs=(z, label))
 
     def build_discriminator(self) -> keras.Model:
         image = keras.Input(self.image_shape, name="image")
         label = keras.Input((), dtype="int32", name="label")
-        features = conv_features(image, self.base_filters, self.d_norm, self.spectral_norm, self.minibatch_std)
+        features = conv_features(image, self, pooling=self.feature_pooling)
         unconditional = maybe_spectral(keras.layers.Dense(1), self.spectral_norm)(features)
-        class_embedding = keras.layers.Embedding(self.num_classes, features.shape[-1])(label)
+        embedding = keras.layers.Embedding(self.num_classes, features.shape[-1])
+        class_embedding = maybe_spectral(embedding, self.spectral_norm)(label)
         projection = keras.layers.Dot(axes=1)([class_embedding, features])
         logit = keras.layers.Add(dtype="float32")([unconditional, projection])
         return keras.Model([image, label], logit, name="discriminator")

@@ -37,7 +37,6 @@ from ganzoo.models.nets.image import (
     patchgan_layers_for,
     resnet_generator,
 )
-from ganzoo.objectives import penalties
 from ganzoo.objectives.schedules import LinearDecay
 from ganzoo.registry import register_architecture
 
@@ -116,7 +115,8 @@ class CycleGAN(ImageToImageGAN):
         channels_b: channels of domain B (None = as A); identity loss needs equal channels.
         base_filters: generators' first width (64 in the paper); ``res_blocks`` residual blocks
             (9 at 256 px, 6 at 128 px in the paper); ``downsamplings`` stride-2 steps (2).
-        d_base_filters, d_layers: PatchGAN width and stride-2 layers (3 = 70 px; None scales with size).
+        d_base_filters, d_layers: PatchGAN width and stride-2 layers (3 = the official 70 px field at every
+            size; None scales the field with the image size, 16 px at 32-64 px).
         norm: "instance" (paper) or "batch".
         cycle_weight: lambda of the cycle-consistency L1 terms (10).
         identity_weight: identity loss weight as a fraction of ``cycle_weight`` (0.5; 0 disables).
@@ -133,7 +133,7 @@ class CycleGAN(ImageToImageGAN):
         res_blocks: int = 9,
         downsamplings: int = 2,
         d_base_filters: int = 64,
-        d_layers: int | None = None,
+        d_layers: int | None = 3,
         norm: str = "instance",
         cycle_weight: float = 10.0,
         identity_weight: float = 0.5,
@@ -257,12 +257,18 @@ class CycleGAN(ImageToImageGAN):
             d_loss_a = self.adversarial_loss.d(real_a_logits, fake_a_logits, real_target=target)
             d_loss_b = self.adversarial_loss.d(real_b_logits, fake_b_logits, real_target=target)
             d_loss = d_loss_a + d_loss_b
-            total = d_loss + self._penalties(d_a, seen[0], seen[1]) + self._penalties(d_b, seen[2], seen[3])
+            score_a = lambda x: d_a(x, training=True)  # noqa: E731
+            score_b = lambda x: d_b(x, training=True)  # noqa: E731
+            total = (
+                d_loss
+                + self.discriminator_penalties(real_a, pooled_a, None, critic=score_a)
+                + self.discriminator_penalties(real_b, pooled_b, None, critic=score_b)
+            )
         d_grad_norm = self.apply_gradients(d_tape, total, self.discriminator, self.d_optimizer)
-        stats = self.discriminator_stats(
-            ops.concatenate([ops.reshape(real_a_logits, (-1,)), ops.reshape(real_b_logits, (-1,))]),
-            ops.concatenate([ops.reshape(fake_a_logits, (-1,)), ops.reshape(fake_b_logits, (-1,))]),
-        )
+        real_logits = ops.concatenate([ops.reshape(real_a_logits, (-1,)), ops.reshape(real_b_logits, (-1,))])
+        fake_logits = ops.concatenate([ops.reshape(fake_a_logits, (-1,)), ops.reshape(fake_b_logits, (-1,))])
+        self.adapt_augmentation(real_logits, fake_logits)  # one augmentation probability for both domains
+        stats = self.discriminator_stats(real_logits, fake_logits)
         return self.record(
             g_loss=g_loss,
             g_adversarial=adversarial,
@@ -275,17 +281,6 @@ class CycleGAN(ImageToImageGAN):
             d_grad_norm=d_grad_norm,
             **stats,
         )
-
-    def _penalties(self, critic, real, fake):
-        """The gradient penalties of ``gp_weight`` and ``r1_gamma`` for one of the two discriminators."""
-        total = ops.zeros((), dtype="float32")
-        score = lambda x: critic(x, training=True)  # noqa: E731
-        if self.gp_weight:
-            mix = self.sample_uniform((ops.shape(real)[0],))
-            total += self.gp_weight * penalties.gradient_penalty(score, real, fake, mix)
-        if self.r1_gamma:
-            total += 0.5 * self.r1_gamma * penalties.r1_penalty(score, real)
-        return total
 
     def test_step(self, data):
         """Held-out (a, b): cycle L1 (``cycle``), per-direction cycle errors, identity L1 and D's losses."""

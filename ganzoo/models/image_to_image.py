@@ -30,6 +30,8 @@ class ImageToImageGAN(GAN):
     ``latent_dim`` is inherited from :class:`ganzoo.GAN` and unused; ``num_classes`` is refused.
     """
 
+    supports_relativistic = False  # its G steps pair no real batch with the fakes
+
     requires_labels = False
     data_kind = "pairs"  # fit() data: (source, target)
     source_channels: int
@@ -147,12 +149,12 @@ class ImageToImageGAN(GAN):
         The adversarial D loss is multiplied by ``scale`` (pix2pix halves it).
         """
         with tf.GradientTape() as tape:
-            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
-            real_logits = self.discriminate(real_seen, condition)
-            fake_logits = self.discriminate(fake_seen, condition)
+            real_logits = self.discriminate(self.discriminator_view(real), condition)
+            fake_logits = self.discriminate(self.discriminator_view(fake), condition)
             d_loss = scale * self.adversarial_loss.d(real_logits, fake_logits, real_target=1.0 - self.label_smoothing)
-            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, condition)
+            total = d_loss + self.discriminator_penalties(real, fake, condition)
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
+        self.adapt_augmentation(real_logits, fake_logits)
         return {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
 
 

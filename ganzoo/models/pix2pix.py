@@ -4,8 +4,9 @@ G: U-Net (``ganzoo.nets_image.unet_generator``) with skip connections; dropout 0
 decoder blocks is its only noise (active while training; inference is deterministic, unlike the
 paper, which also kept dropout at test time, so that exports are deterministic).
 D: PatchGAN conditioned on the source image (``[target or G(source), source]`` concatenated),
-70 x 70 receptive field with ``d_layers=3`` at 256 px; by default scaled with the image size
-(``patchgan_layers_for``: 16 px field at 32-64 px, 34 px at 128 px).
+a 70 x 70 receptive field (``d_layers=3``, the official code's ``n_layers_D``) at every image size:
+the paper reports tiling artefacts with a 16 x 16 PatchGAN. ``d_layers=None`` scales the field
+with the image size instead (``patchgan_layers_for``: 16 px at 32-64 px, what ganzoo did before).
 
 Objective: ``G* = arg min_G max_D L_cGAN(G, D) + l1_weight * E|y - G(x)|`` with
 ``l1_weight = 100``; D's loss is halved (the paper's "divide the objective by 2 while optimizing
@@ -41,7 +42,7 @@ class Pix2Pix(ImageToImageGAN):
         base_filters: G's first encoder width (64 in the paper), doubling per block up to 8x.
         depth: U-Net downsamplings; None = log2(size), down to a 1x1 bottleneck as the paper.
         d_base_filters: D's first layer width (64 in the paper).
-        d_layers: PatchGAN stride-2 layers (3 = 70 px field); None scales it with the image size.
+        d_layers: PatchGAN stride-2 layers (3 = the paper's 70 px field); None scales it with the image size.
         norm: "batch" (paper) or "instance" in G and D.
         dropout: dropout rate of the first 3 decoder blocks (0.5; 0 disables).
         l1_weight: weight of the L1 reconstruction term (100).
@@ -54,7 +55,7 @@ class Pix2Pix(ImageToImageGAN):
         base_filters: int = 64,
         depth: int | None = None,
         d_base_filters: int = 64,
-        d_layers: int | None = None,
+        d_layers: int | None = 3,
         norm: str = "batch",
         dropout: float = 0.5,
         l1_weight: float = 100.0,
@@ -100,18 +101,22 @@ class Pix2Pix(ImageToImageGAN):
     # D is conditioned on the source: base.discriminate(images, labels) calls D([images, labels]),
     # so the source travels in the "labels" slot and the base's penalties condition on it too.
     def train_step(self, data):
-        source, target = self.unpack_batch(data)
+        batches = self.critic_batches(data)
+        for batch in batches[:-1]:  # with d_steps > 1, the first critic steps on their own pairs
+            source, target = self.unpack_batch(batch)
+            fake = self.generator(source, training=True)
+            d_logs = self.image_discriminator_step(target, ops.stop_gradient(fake), condition=source, scale=0.5)
+        source, target = self.unpack_batch(batches[-1])
         with tf.GradientTape() as g_tape:
             fake = self.generator(source, training=True)
-        for _ in range(self.d_steps):
-            d_logs = self.image_discriminator_step(target, ops.stop_gradient(fake), condition=source, scale=0.5)
+        d_logs = self.image_discriminator_step(target, ops.stop_gradient(fake), condition=source, scale=0.5)
         with g_tape:  # resume: D(G(x)) with the updated D, differentiated into G
             fake_logits = self.discriminate(self.discriminator_view(fake), source)
             g_adversarial = self.adversarial_loss.g(fake_logits)
             l1 = ops.mean(ops.abs(ops.cast(target, "float32") - ops.cast(fake, "float32")))
             g_loss = g_adversarial + self.l1_weight * l1
         g_grad_norm = self.apply_gradients(g_tape, g_loss, self.generator, self.g_optimizer)
-        self.update_ema()
+        self.update_ema(source)
         return self.record(g_loss=g_loss, g_adversarial=g_adversarial, l1=l1, g_grad_norm=g_grad_norm, **d_logs)
 
     def test_step(self, data):

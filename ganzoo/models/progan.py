@@ -60,9 +60,14 @@ class ProGAN(GAN):
         gp_weight: WGAN-GP weight (10).
         drift_weight: weight of the drift term keeping D's outputs near 0 (0.001).
         ema_decay: EMA of G for inference (0.999).
+        mbstd_group_size: minibatch-stddev group size (4, the released code's; None: the whole batch).
+        reset_optimizers: reset both Adam states when a new resolution starts (the official code's
+            ``reset_opt_for_new_lod=True``); False keeps them across resolutions.
     """
 
     default_loss = "wasserstein"
+    # As trained before these options existed: one whole-batch group, Adam kept across resolutions.
+    legacy_defaults = {**GAN.legacy_defaults, "mbstd_group_size": None, "reset_optimizers": False}
 
     def __init__(
         self,
@@ -75,6 +80,8 @@ class ProGAN(GAN):
         gp_weight: float = 10.0,
         drift_weight: float = 0.001,
         ema_decay: float | None = 0.999,
+        mbstd_group_size: int | None = 4,
+        reset_optimizers: bool = True,
         **kwargs,
     ):
         self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "ProGAN")
@@ -90,6 +97,8 @@ class ProGAN(GAN):
         self.stable_images = int(stable_images)
         self.fade_images = int(fade_images)
         self.drift_weight = float(drift_weight)
+        self.mbstd_group_size = mbstd_group_size
+        self.reset_optimizers = bool(reset_optimizers)
         super().__init__(latent_dim=latent_dim, gp_weight=gp_weight, ema_decay=ema_decay, **kwargs)
         # Growth state (saved with the model): resolution level (0 = 4x4), fade-in alpha of that
         # level, real images seen at this level, and in total.
@@ -153,7 +162,7 @@ class ProGAN(GAN):
             img = keras.layers.AveragePooling2D(2, name=f"d_image_{res // 2}")(img)
             low = EqualizedConv2D(self.channels(res // 2), 1, activation="lrelu", name=f"from_rgb_{res // 2}")(img)
             x = FadeIn(name=f"d_fade_{res}")([low, x])
-        x = MinibatchStdDev(name="minibatch_std")(x)
+        x = MinibatchStdDev(self.mbstd_group_size, name="minibatch_std")(x)
         x = EqualizedConv2D(self.channels(4), 3, activation="lrelu", name="d4_conv")(x)
         x = keras.layers.Flatten()(x)
         x = EqualizedDense(self.channels(4), activation="lrelu", name="d4_fc")(x)
@@ -223,6 +232,8 @@ class ProGAN(GAN):
         if grew:
             self.growth_level.assign(level)
             self.growth_images.assign(images)
+            if self.reset_optimizers and self.g_optimizer is not None:
+                self.reset_optimizer_states()
         alpha = self.schedule(level, images)
         if grew or alpha != self.alpha:
             self.growth_alpha.assign(alpha)
@@ -293,14 +304,14 @@ class ProGAN(GAN):
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
     def train_step(self, data):
-        real, labels = self.unpack_batch(data)
-        batch_size = ops.shape(real)[0]
-        real = self.fade_reals(real)
-        for _ in range(self.d_steps):
+        seen = 0
+        for batch in self.critic_batches(data):  # each D step on its own reals; each counts as images shown
+            real, labels = self.unpack_batch(batch)
+            real = self.fade_reals(real)
             d_logs = self.progan_discriminator_step(real)
-        g_logs = self.generator_step(batch_size, labels)
-        self.update_ema()
-        seen = ops.cast(batch_size * distribute.replicas_in_sync(), "int64")
+            seen += ops.shape(real)[0]
+        g_logs = self.generator_step(ops.shape(real)[0], labels, real)
+        seen = ops.cast(seen * distribute.replicas_in_sync(), "int64")
         self.growth_images.assign_add(seen)
         self.images_seen.assign_add(seen)
         return self.record(**g_logs, **d_logs)
@@ -309,15 +320,13 @@ class ProGAN(GAN):
         """WGAN-GP critic update with the drift term ``drift_weight * E[D(real)^2]``."""
         fake = self.generator(self.sample_latent(ops.shape(real)[0]), training=True)
         with tf.GradientTape() as tape:
-            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
-            real_logits = self.discriminator(real_seen, training=True)
-            fake_logits = self.discriminator(fake_seen, training=True)
+            real_logits = self.discriminator(self.discriminator_view(real), training=True)
+            fake_logits = self.discriminator(self.discriminator_view(fake), training=True)
             d_loss = self.adversarial_loss.d(real_logits, fake_logits)
             drift = ops.mean(ops.square(ops.cast(real_logits, "float32")))
-            total = d_loss + self.discriminator_penalties(real_seen, fake_seen, None) + self.drift_weight * drift
+            total = d_loss + self.discriminator_penalties(real, fake, None) + self.drift_weight * drift
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
-        if self.augmenter is not None:
-            self.augmenter.update(real_logits)
+        self.adapt_augmentation(real_logits, fake_logits)
         return {
             "d_loss": d_loss,
             "d_grad_norm": d_grad_norm,

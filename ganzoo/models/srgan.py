@@ -38,6 +38,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo.errors import unknown_name_error
+from ganzoo.models.base import is_grouped
 from ganzoo.models.image_to_image import ImageToImageGAN
 from ganzoo.models.nets.image import (
     check_square_shape,
@@ -76,8 +77,10 @@ def _pixel_features(model):
 
 @register_content_extractor("discriminator")
 def _discriminator_features(model):
+    # Inference mode: BatchNorm normalizes real and fake with the same (moving) statistics, so the
+    # content distance compares their features, not two batches' separate normalizations.
     features = keras.Model(model.discriminator.inputs, model.discriminator.get_layer("features").output)
-    return lambda images: features(images, training=True)
+    return lambda images: features(images, training=False)
 
 
 @register_content_extractor("vgg19")
@@ -233,18 +236,24 @@ class SRGAN(ImageToImageGAN):
 
     # ---------------------------------------------------------------- training
     def train_step(self, data):
-        low, high = self.unpack_batch(data)
-        high = ops.cast(high, "float32")
-        if self.phase == "mse":
-            with tf.GradientTape() as tape:
-                mse = ops.mean(ops.square(ops.cast(self.generator(low, training=True), "float32") - high))
-            g_grad_norm = self.apply_gradients(tape, mse, self.generator, self.g_optimizer)
-            self.update_ema()
+        batches = self.critic_batches(data)
+        if self.phase == "mse":  # no critic: every batch of the step is one MSE update
+            for batch in batches if is_grouped(data) else batches[:1]:
+                low, high = self.unpack_batch(batch)
+                high = ops.cast(high, "float32")
+                with tf.GradientTape() as tape:
+                    mse = ops.mean(ops.square(ops.cast(self.generator(low, training=True), "float32") - high))
+                g_grad_norm = self.apply_gradients(tape, mse, self.generator, self.g_optimizer)
+                self.update_ema(low)
             return self.record(g_loss=mse, mse=mse, g_grad_norm=g_grad_norm)
+        for batch in batches[:-1]:  # with d_steps > 1, the first critic steps on their own pairs
+            low, high = self.unpack_batch(batch)
+            d_logs = self.image_discriminator_step(ops.cast(high, "float32"), self.generator(low, training=True))
+        low, high = self.unpack_batch(batches[-1])
+        high = ops.cast(high, "float32")
         with tf.GradientTape() as g_tape:
             fake = self.generator(low, training=True)
-        for _ in range(self.d_steps):
-            d_logs = self.image_discriminator_step(high, ops.stop_gradient(fake))
+        d_logs = self.image_discriminator_step(high, ops.stop_gradient(fake))
         with g_tape:  # resume: the updated D judges G(LR), differentiated into G
             adversarial = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), None))
             target_features = ops.stop_gradient(self.content_features(high))
@@ -253,7 +262,7 @@ class SRGAN(ImageToImageGAN):
             )
             g_loss = self.content_weight * content + self.adversarial_weight * adversarial
         g_grad_norm = self.apply_gradients(g_tape, g_loss, self.generator, self.g_optimizer)
-        self.update_ema()
+        self.update_ema(low)
         mse = ops.mean(ops.square(ops.cast(fake, "float32") - high))
         return self.record(
             g_loss=g_loss, content=content, g_adversarial=adversarial, mse=mse, g_grad_norm=g_grad_norm, **d_logs

@@ -92,11 +92,16 @@ class StyleGAN(GAN):
         pl_batch_shrink: the path-length batch is the batch divided by this (2).
         w_avg_decay: decay of the tracked average latent ``w_avg`` (0.995).
         ema_decay: EMA of the generator used for inference (0.999).
+        ema_rampup: the EMA's ramp-up (0.05, StyleGAN2-ADA's default for small data; None = off).
+        mbstd_group_size: minibatch-stddev group size (4, the released code's; None: the whole batch).
         augment: "diffaugment" or "ada" (``ganzoo.augment``) for small data sets.
 
     ``compile()`` defaults to the non-saturating logistic loss and the paper's
     Adam(2e-3, beta_1=0, beta_2=0.99) for both networks.
     """
+
+    supports_relativistic = False  # its own G step
+    legacy_defaults = {**GAN.legacy_defaults, "mbstd_group_size": None, "ema_rampup": None}  # as trained before
 
     def __init__(
         self,
@@ -118,6 +123,8 @@ class StyleGAN(GAN):
         pl_batch_shrink: int = 2,
         w_avg_decay: float = 0.995,
         ema_decay: float | None = 0.999,
+        ema_rampup: float | None = 0.05,
+        mbstd_group_size: int | None = 4,
         **kwargs,
     ):
         self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "StyleGAN")
@@ -151,7 +158,8 @@ class StyleGAN(GAN):
         self.pl_decay = float(pl_decay)
         self.pl_batch_shrink = int(pl_batch_shrink)
         self.w_avg_decay = float(w_avg_decay)
-        super().__init__(latent_dim=latent_dim, ema_decay=ema_decay, r1_gamma=r1_gamma, **kwargs)
+        self.mbstd_group_size = mbstd_group_size
+        super().__init__(latent_dim=latent_dim, ema_decay=ema_decay, ema_rampup=ema_rampup, r1_gamma=r1_gamma, **kwargs)
         # Running mean of the path lengths (saved with the model, as the paper's pl_mean buffer).
         self.pl_mean = self.add_weight(name="pl_mean", shape=(), initializer="zeros", trainable=False)
         self._const_noise = const_noise_maps(self.noise_resolutions)
@@ -277,7 +285,7 @@ class StyleGAN(GAN):
             x = keras.layers.Add(name="d4_in")(
                 [x, EqualizedConv2D(self.channels(4), 1, activation="lrelu", name="from_rgb_4")(img)]
             )
-        x = MinibatchStdDev(name="minibatch_std")(x)
+        x = MinibatchStdDev(self.mbstd_group_size, name="minibatch_std")(x)
         x = EqualizedConv2D(self.channels(4), 3, activation="lrelu", name="d4_conv")(x)
         x = keras.layers.Flatten()(x)
         x = EqualizedDense(self.channels(4), activation="lrelu", name="d4_fc")(x)
@@ -320,11 +328,10 @@ class StyleGAN(GAN):
         return w, ws
 
     def train_step(self, data):
-        real, _ = self.unpack_batch(data)
-        batch_size = ops.shape(real)[0]
-        for _ in range(self.d_steps):
+        for batch in self.critic_batches(data):  # each D step on its own reals
+            real, _ = self.unpack_batch(batch)
             d_logs = self.stylegan_discriminator_step(real)
-        g_logs = self.stylegan_generator_step(batch_size)
+        g_logs = self.stylegan_generator_step(ops.shape(real)[0])
         self.update_ema()
         return self.record(**g_logs, **d_logs)
 
@@ -335,18 +342,16 @@ class StyleGAN(GAN):
         fake = synthesis({"ws": ws, **self._sample_noise(batch_size)}, training=True)
         lazy_r1 = ops.equal(self.d_optimizer.iterations % self.r1_interval, 0)
         with tf.GradientTape() as tape:
-            real_seen, fake_seen = self.discriminator_view(real), self.discriminator_view(fake)
-            real_logits = self.discriminator(real_seen, training=True)
-            fake_logits = self.discriminator(fake_seen, training=True)
+            real_logits = self.discriminator(self.discriminator_view(real), training=True)
+            fake_logits = self.discriminator(self.discriminator_view(fake), training=True)
             d_loss = self.adversarial_loss.d(real_logits, fake_logits)
             r1 = ops.zeros(())
-            if self.r1_gamma:
-                critic = lambda x: self.discriminator(x, training=True)  # noqa: E731
-                r1 = tf.cond(lazy_r1, lambda: penalties.r1_penalty(critic, real_seen), lambda: ops.zeros(()))
+            if self.r1_gamma:  # with respect to the clean reals, the augmentation inside D (as ADA's code)
+                critic = lambda x: self.discriminator(self.discriminator_view(x), training=True)  # noqa: E731
+                r1 = tf.cond(lazy_r1, lambda: penalties.r1_penalty(critic, real), lambda: ops.zeros(()))
             total = d_loss + (0.5 * self.r1_gamma * self.r1_interval) * r1
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
-        if self.augmenter is not None:
-            self.augmenter.update(real_logits)
+        self.adapt_augmentation(real_logits, fake_logits)
         logs = {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
         if self.r1_gamma:  # averaged over the steps that computed it (weight 0 on the others)
             logs["r1_penalty"] = (r1, ops.cast(lazy_r1, "float32"))

@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
+from keras import ops
 
+from ganzoo import distribute
 from ganzoo.models.base import GAN
-from ganzoo.models.layers.common import maybe_spectral
+from ganzoo.models.layers.common import Standardization, maybe_spectral
 from ganzoo.registry import register_architecture
 
 
@@ -26,7 +29,14 @@ class VanillaGAN(GAN):
         hidden_units: widths of the hidden layers of both networks.
         dropout: dropout rate in D (the paper used dropout in its discriminator).
         spectral_norm: spectral normalization on D's layers.
+        standardize: train in standardized coordinates: D's first layer maps the data to zero
+            mean and unit variance per feature and G's last layer maps back, with the mean and
+            variance of all real batches seen so far (so the data's centre and scale do not
+            matter). None: on for points (1-D ``data_shape``), off for images in [-1, 1].
     """
+
+    supports_packing = True
+    legacy_defaults = {**GAN.legacy_defaults, "standardize": False}  # files saved before it trained raw
 
     def __init__(
         self,
@@ -35,6 +45,7 @@ class VanillaGAN(GAN):
         hidden_units=(256, 256),
         dropout: float = 0.0,
         spectral_norm: bool = False,
+        standardize: bool | None = None,
         **kwargs,
     ):
         self.data_shape = tuple(int(s) for s in data_shape)
@@ -43,7 +54,15 @@ class VanillaGAN(GAN):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.dropout = float(dropout)
         self.spectral_norm = bool(spectral_norm)
+        self.standardize = len(self.data_shape) == 1 if standardize is None else bool(standardize)
         super().__init__(latent_dim=latent_dim, **kwargs)
+        if self.standardize:
+            features = self.data_shape[-1]
+            self._data_count = self.add_named_state("data_count", keras.Variable(0.0, trainable=False), 1.0)
+            self._data_mean = self.add_named_state(
+                "data_mean", keras.Variable(ops.zeros(features), trainable=False), 0.0
+            )
+            self._data_m2 = self.add_named_state("data_m2", keras.Variable(ops.zeros(features), trainable=False), 1.0)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -56,12 +75,19 @@ class VanillaGAN(GAN):
             x = keras.layers.Dense(units, activation="relu")(x)
         is_image = len(self.data_shape) > 1
         x = keras.layers.Dense(math.prod(self.data_shape), activation="tanh" if is_image else None, dtype="float32")(x)
-        output = keras.layers.Reshape(self.data_shape, name="image")(x)
+        x = keras.layers.Reshape(self.data_shape)(x)
+        if self.standardize:
+            x = Standardization(inverse=True, dtype="float32")(x)
+        output = keras.layers.Identity(name="image", dtype="float32")(x)
         return keras.Model(z, output, name="generator")
 
     def build_discriminator(self) -> keras.Model:
-        sample = keras.Input(self.data_shape, name="image")
-        x = keras.layers.Flatten()(sample)
+        sample = keras.Input(self.discriminator_input_shape, name="image")
+        x = sample
+        if self.standardize:  # packed samples are standardized each with the same statistics
+            x = keras.layers.Reshape((*self.data_shape[:-1], self.pack, self.data_shape[-1]))(x)
+            x = Standardization(dtype="float32")(x)
+        x = keras.layers.Flatten()(x)
         for units in self.hidden_units:
             x = maybe_spectral(keras.layers.Dense(units), self.spectral_norm)(x)
             x = keras.layers.LeakyReLU(0.2)(x)
@@ -69,3 +95,31 @@ class VanillaGAN(GAN):
                 x = keras.layers.Dropout(self.dropout)(x)
         logit = maybe_spectral(keras.layers.Dense(1, dtype="float32"), self.spectral_norm)(x)
         return keras.Model(sample, logit, name="discriminator")
+
+    def observe_real(self, real) -> None:
+        """Fold this real batch into the running mean and variance (Chan et al.'s parallel update) and
+        write them into the networks' :class:`Standardization` layers."""
+        if not self.standardize:
+            return
+        real = ops.reshape(ops.cast(real, "float32"), (-1, self.data_shape[-1]))
+        count = ops.cast(ops.shape(real)[0], "float32")
+        mean = ops.mean(real, axis=0)
+        m2 = ops.sum(ops.square(real - mean), axis=0)
+        context = tf.distribute.get_replica_context()
+        if distribute.replicas_in_sync() > 1:  # the global batch's moments, identical on every replica
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+            mean_total = context.all_reduce(tf.distribute.ReduceOp.SUM, mean * count) / total
+            m2 = context.all_reduce(tf.distribute.ReduceOp.SUM, m2 + count * ops.square(mean - mean_total))
+            count, mean = total, mean_total
+        seen = self._data_count.value
+        total = seen + count
+        delta = mean - self._data_mean.value
+        self._data_mean.assign(self._data_mean.value + delta * count / total)
+        self._data_m2.assign(self._data_m2.value + m2 + ops.square(delta) * seen * count / total)
+        self._data_count.assign(total)
+        std = ops.sqrt(ops.maximum(self._data_m2.value / total, 1e-12))
+        for network in (self.generator, self.discriminator, self.ema_generator):
+            for layer in network._flatten_layers() if network is not None else ():
+                if isinstance(layer, Standardization):
+                    layer.mean.assign(self._data_mean.value)
+                    layer.std.assign(std)

@@ -36,19 +36,22 @@ class WGANGP(DCGAN):
         d_steps: critic updates per generator update, n_critic (5).
         d_norm: critic normalization, "layer" or "none"; "batch" is refused because
             batch statistics couple the samples whose per-sample gradient is penalised.
+        weight_init: "glorot" (the official tflib code's uniform fan-in/fan-out initialization).
 
     ``compile()`` defaults: loss "wasserstein", Adam(1e-4, beta_1=0.0, beta_2=0.9) for both networks.
     """
 
     default_loss = "wasserstein"
 
-    def __init__(self, gp_weight: float = 10.0, d_steps: int = 5, d_norm: str = "layer", **kwargs):
+    def __init__(
+        self, gp_weight: float = 10.0, d_steps: int = 5, d_norm: str = "layer", weight_init: str = "glorot", **kwargs
+    ):
         if d_norm == "batch":
             raise ValueError(
                 "wgan_gp's critic must not use batch normalization (the gradient penalty is per sample; "
                 "Gulrajani et al. 2017, section 4): use d_norm='layer' or 'none'."
             )
-        super().__init__(gp_weight=gp_weight, d_steps=d_steps, d_norm=d_norm, **kwargs)
+        super().__init__(gp_weight=gp_weight, d_steps=d_steps, d_norm=d_norm, weight_init=weight_init, **kwargs)
 
     def default_optimizer(self) -> keras.optimizers.Optimizer:
         return keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9)

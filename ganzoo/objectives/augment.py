@@ -76,8 +76,8 @@ class Augmenter(keras.layers.Layer):
     def augment(self, images):
         raise NotImplementedError
 
-    def update(self, real_logits) -> None:
-        """Called by the GAN with D's logits on (augmented) reals after each D step."""
+    def update(self, real_logits, threshold=0.0) -> None:
+        """Called by the GAN with D's logits on (augmented) reals, and D's decision threshold, after each D step."""
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -293,12 +293,13 @@ class AdaptiveAugment(Augmenter):
         self.built = True
 
     # --------------------------------------------------------------- adaptation
-    def update(self, real_logits) -> None:
-        """Accumulate ``sign(real_logits)``; every ``interval`` calls, move ``p`` towards the target.
+    def update(self, real_logits, threshold=0.0) -> None:
+        """Accumulate ``sign(real_logits - threshold)``; every ``interval`` calls, move ``p`` towards the target.
 
-        Graph-safe: only variable assignments, no Python branching on tensors.
+        ``threshold`` is D's decision threshold (0 for logistic-type losses). Graph-safe: only variable
+        assignments, no Python branching on tensors.
         """
-        signs = ops.sign(ops.cast(ops.reshape(real_logits, (-1,)), "float32"))
+        signs = ops.sign(ops.cast(ops.reshape(real_logits, (-1,)), "float32") - ops.cast(threshold, "float32"))
         self.sign_sum.assign_add(ops.sum(signs))
         self.sign_count.assign_add(ops.cast(ops.shape(signs)[0], "float32"))
         self.pending_updates.assign_add(1.0)

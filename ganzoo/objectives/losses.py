@@ -1,7 +1,7 @@
 """Adversarial losses on raw discriminator logits.
 
 Each loss is a pair of plain functions, ``d(real_logits, fake_logits)`` and
-``g(fake_logits)``, returning the mean over the batch. They work on logits (never
+``g(fake_logits, real_logits=None)`` (only a relativistic loss reads the real logits), returning the mean over the batch. They work on logits (never
 on sigmoid outputs) and use ``softplus`` so that ``log(sigmoid(x))`` cannot
 overflow: ``-log(sigmoid(x)) == softplus(-x)`` and ``-log(1 - sigmoid(x)) == softplus(x)``.
 
@@ -22,7 +22,8 @@ class AdversarialLoss(NamedTuple):
 
     name: str
     d: Callable  # d(real_logits, fake_logits, real_target=1.0) -> scalar
-    g: Callable  # g(fake_logits) -> scalar
+    g: Callable  # g(fake_logits, real_logits=None) -> scalar
+    relativistic: bool = False  # g needs the logits of a real batch (paired with the fakes)
 
 
 def _mean(x):
@@ -36,13 +37,13 @@ def minimax_d(real_logits, fake_logits, real_target=1.0):
     return _mean(real) + _mean(ops.softplus(fake_logits))
 
 
-def minimax_g(fake_logits):
+def minimax_g(fake_logits, real_logits=None):
     return -_mean(ops.softplus(fake_logits))
 
 
 # Non-saturating (Goodfellow et al. 2014, section 3): G maximises log D(G(z)).
 # Same D loss as minimax; the G side keeps strong gradients when D wins.
-def non_saturating_g(fake_logits):
+def non_saturating_g(fake_logits, real_logits=None):
     return _mean(ops.softplus(-fake_logits))
 
 
@@ -51,7 +52,7 @@ def least_squares_d(real_logits, fake_logits, real_target=1.0):
     return 0.5 * _mean(ops.square(real_logits - real_target)) + 0.5 * _mean(ops.square(fake_logits))
 
 
-def least_squares_g(fake_logits):
+def least_squares_g(fake_logits, real_logits=None):
     return 0.5 * _mean(ops.square(fake_logits - 1.0))
 
 
@@ -60,7 +61,7 @@ def hinge_d(real_logits, fake_logits, real_target=1.0):
     return _mean(ops.relu(real_target - real_logits)) + _mean(ops.relu(1.0 + fake_logits))
 
 
-def hinge_g(fake_logits):
+def hinge_g(fake_logits, real_logits=None):
     return -_mean(fake_logits)
 
 
@@ -70,8 +71,24 @@ def wasserstein_d(real_logits, fake_logits, real_target=1.0):
     return _mean(fake_logits) - _mean(real_logits)
 
 
-def wasserstein_g(fake_logits):
+def wasserstein_g(fake_logits, real_logits=None):
     return -_mean(fake_logits)
+
+
+# Relativistic pairing (RpGAN; Jolicoeur-Martineau 2019, the loss of R3GAN, Huang et al. 2024): D
+# scores each real against a fake, ``softplus(-(D(x_i) - D(G(z_i))))``; G the reverse. Pairs real i
+# with fake i, so both batches must have one size. Pair it with R1 and R2 (``r1_gamma``, ``r2_gamma``).
+def relativistic_d(real_logits, fake_logits, real_target=1.0):
+    margin = ops.cast(real_logits, "float32") - ops.cast(fake_logits, "float32")
+    return _mean(real_target * ops.softplus(-margin) + (1.0 - real_target) * ops.softplus(margin))
+
+
+def relativistic_g(fake_logits, real_logits=None):
+    if real_logits is None:
+        raise ValueError(
+            "The relativistic loss judges fakes against reals: this variant's G step passes no real logits."
+        )
+    return _mean(ops.softplus(ops.cast(real_logits, "float32") - ops.cast(fake_logits, "float32")))
 
 
 LOSSES: dict[str, AdversarialLoss] = {
@@ -82,6 +99,7 @@ LOSSES: dict[str, AdversarialLoss] = {
         AdversarialLoss("least_squares", least_squares_d, least_squares_g),
         AdversarialLoss("hinge", hinge_d, hinge_g),
         AdversarialLoss("wasserstein", wasserstein_d, wasserstein_g),
+        AdversarialLoss("relativistic", relativistic_d, relativistic_g, relativistic=True),
     )
 }
 

@@ -8,19 +8,46 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="ganzoo")
 class MinibatchStdDev(keras.layers.Layer):
-    """Append one feature map holding the batch's mean per-feature std (Karras et al. 2018).
+    """Append one feature map holding a group's mean per-feature std (Karras et al. 2018).
 
-    Lets the discriminator see how diverse a batch is, a remedy for mode collapse.
-    The statistic is taken over the whole (per-replica) batch, in float32.
+    Lets the discriminator see how diverse a batch is, a remedy for mode collapse. As in ProGAN's
+    and StyleGAN2's released code, the batch is split into groups of ``group_size`` samples (sample
+    n in group ``n mod (N / G)``), the std is taken over each group and averaged over features, and
+    every sample gets its group's statistic. A batch that ``group_size`` does not divide uses the
+    largest group size below it that does. ``group_size=None``: one group of the whole batch (what
+    ganzoo did before; kept for files saved then). Computed in float32.
     """
 
+    def __init__(self, group_size: int | None = 4, **kwargs):
+        super().__init__(**kwargs)
+        if group_size is not None and int(group_size) < 1:
+            raise ValueError(f"group_size must be >= 1 or None, got {group_size!r}.")
+        self.group_size = None if group_size is None else int(group_size)
+
+    def _group_stat(self, x32, group: int):
+        n = ops.shape(x32)[0]
+        grouped = ops.reshape(x32, (group, n // group, -1))  # (G, N/G, F)
+        std = ops.sqrt(ops.var(grouped, axis=0) + 1e-8)  # (N/G, F)
+        return ops.tile(ops.mean(std, axis=1), (group,))  # (N,), sample n -> group n mod N/G
+
     def call(self, x):
-        std = ops.sqrt(ops.var(ops.cast(x, "float32"), axis=0) + 1e-8)
-        stat = ops.cast(ops.mean(std), x.dtype)
-        return ops.concatenate([x, ops.ones_like(x[..., :1]) * stat], axis=-1)
+        x32 = ops.cast(x, "float32")
+        if self.group_size is None:
+            stat = ops.broadcast_to(ops.mean(ops.sqrt(ops.var(x32, axis=0) + 1e-8)), ops.shape(x32)[:1])
+        else:
+            n = ops.shape(x32)[0]
+            stat = self._group_stat(x32, 1)
+            for group in range(2, self.group_size + 1):  # the largest group size <= group_size dividing N
+                divides = ops.logical_and(ops.equal(n % group, 0), n >= group)
+                stat = ops.cond(divides, lambda group=group: self._group_stat(x32, group), lambda stat=stat: stat)
+        feature = ops.ones_like(x[..., :1]) * ops.cast(ops.reshape(stat, (-1,) + (1,) * (len(x.shape) - 1)), x.dtype)
+        return ops.concatenate([x, feature], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -67,19 +94,20 @@ class SpectralNorm(keras.layers.Wrapper):
     ``SNConvolution2D`` and ``torch.nn.utils.spectral_norm`` do: the trained variable is ``W`` itself and
     the gradient reaches it through ``sigma``. (``keras.layers.SpectralNormalization`` instead overwrites
     the kernel with ``W / sigma`` after each step, a projected gradient descent with no gradient through
-    sigma.) At inference ``u`` is not updated.
+    sigma.) At inference ``u`` is not updated. An ``Embedding``'s table (classes x features) is normalized
+    as one matrix, as chainer's ``SNEmbedID`` (the projection discriminator's class embedding).
     """
 
     def __init__(self, layer: keras.layers.Layer, epsilon: float = 1e-12, **kwargs):
-        if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)):
-            raise TypeError(f"SpectralNorm wraps Dense or Conv2D layers, got {type(layer).__name__}.")
+        if not isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding)):
+            raise TypeError(f"SpectralNorm wraps Dense, Conv2D or Embedding layers, got {type(layer).__name__}.")
         super().__init__(layer, **kwargs)
         self.epsilon = float(epsilon)
 
     def build(self, input_shape):
         if not self.layer.built:
             self.layer.build(input_shape)
-        units = self.layer.kernel.shape[-1]
+        units = self._kernel.shape[-1]
         self.u = self.add_weight(
             name="sn_u",
             shape=(1, units),
@@ -92,8 +120,12 @@ class SpectralNorm(keras.layers.Wrapper):
     def _normalize(self, x):
         return x / (ops.sqrt(ops.sum(ops.square(x))) + self.epsilon)
 
+    @property
+    def _kernel(self):
+        return self.layer.embeddings if isinstance(self.layer, keras.layers.Embedding) else self.layer.kernel
+
     def normalized_kernel(self, training: bool = False):
-        kernel = self.layer.kernel
+        kernel = self._kernel
         matrix = ops.reshape(ops.cast(kernel, "float32"), (-1, kernel.shape[-1]))  # (fan in, units)
         u = ops.stop_gradient(ops.cast(self.u, "float32"))
         v = ops.stop_gradient(self._normalize(ops.matmul(u, ops.transpose(matrix))))
@@ -106,6 +138,8 @@ class SpectralNorm(keras.layers.Wrapper):
     def call(self, inputs, training=None):
         layer = self.layer
         kernel = self.normalized_kernel(bool(training))
+        if isinstance(layer, keras.layers.Embedding):
+            return ops.take(kernel, ops.cast(inputs, "int32"), axis=0)
         if isinstance(layer, keras.layers.Dense):
             outputs = ops.matmul(inputs, ops.cast(kernel, inputs.dtype))
             bias_shape = (layer.units,)
@@ -121,6 +155,17 @@ class SpectralNorm(keras.layers.Wrapper):
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class SumPooling(keras.layers.Layer):
+    """Global sum pooling over the spatial axes: ``(B, H, W, C) -> (B, C)`` (SNGAN's projection D)."""
+
+    def call(self, x):
+        return ops.sum(x, axis=tuple(range(1, len(x.shape) - 1)))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
 
 
 def maybe_spectral(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
@@ -141,3 +186,52 @@ def normalization(kind: str, name: str | None = None) -> keras.layers.Layer | No
     if kind == "none":
         return None
     raise ValueError(f"normalization must be 'batch', 'layer' or 'none', got {kind!r}.")
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class Standardization(keras.layers.Layer):
+    """Per-feature affine map with statistics set by the model: ``(x - mean) / std``, or its inverse.
+
+    Lets a GAN on unbounded data (2-D points) train in standardized coordinates whatever the data's
+    centre and scale: D's input layer standardizes, G's output layer (``inverse=True``) maps back.
+    The statistics are non-trainable weights that the model writes (see
+    ``VanillaGAN.observe_real``), so exports carry them.
+    """
+
+    def __init__(self, inverse: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.inverse = bool(inverse)
+
+    def build(self, input_shape):
+        features = input_shape[-1]
+        self.mean = self.add_weight(name="mean", shape=(features,), initializer="zeros", trainable=False)
+        self.std = self.add_weight(name="std", shape=(features,), initializer="ones", trainable=False)
+
+    def call(self, x):
+        mean, std = ops.cast(self.mean, x.dtype), ops.cast(self.std, x.dtype)
+        return x * std + mean if self.inverse else (x - mean) / std
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "inverse": self.inverse}
+
+
+def pack_samples(x, pack: int):
+    """PacGAN packing (Lin et al. 2018): m consecutive samples -> one, concatenated along the last axis.
+
+    ``(B, ..., C) -> (ceil(B / m), ..., m * C)``. A batch whose size is not a multiple of m is completed
+    by repeating its first samples (every sample is seen; a few twice), so the last, smaller batch of
+    an epoch still trains. Real and fake batches of equal size are packed the same way: real with
+    real, fake with fake.
+    """
+    if pack == 1:
+        return x
+    batch = ops.shape(x)[0]
+    missing = (-batch) % pack
+    x = ops.concatenate([x, ops.tile(x, [pack] + [1] * (len(x.shape) - 1))[:missing]], axis=0)
+    inner = list(x.shape[1:])
+    grouped = ops.reshape(x, [-1, pack] + inner)  # (B/m, m, ..., C)
+    order = [0] + list(range(2, len(inner) + 1)) + [1, len(inner) + 1]  # (B/m, ..., m, C)
+    return ops.reshape(ops.transpose(grouped, order), [-1] + inner[:-1] + [pack * inner[-1]])
