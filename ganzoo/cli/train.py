@@ -70,6 +70,13 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="jit_compile the train step: auto = where tools/bench.py measured it faster (the DCGAN family)",
     )
     p.add_argument(
+        "--no-monitor",
+        dest="monitor",
+        action="store_false",
+        help="do not attach GANMonitor (by default it names mode collapse, a discriminator that overpowers "
+        "the generator, oscillation or divergence while training, with evidence and a remedy)",
+    )
+    p.add_argument(
         "--init-from",
         default=None,
         metavar="NAME_OR_FILE",
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         deterministic=args.deterministic,
         init_from=args.init_from,
+        monitor=args.monitor,
         compile={} if args.xla == "auto" else {"jit_compile": args.xla == "on"},
     )
     out = args.out or os.path.join("runs", f"{args.architecture}-{args.data.replace(':', '_').replace('/', '_')}")

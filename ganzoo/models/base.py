@@ -378,8 +378,19 @@ class GAN(keras.Model):
         """A new optimizer for a network whose optimizer compile() was not given; variants may override."""
         return default_optimizer()
 
+    def adam_settings(self, network, learning_rate: float, beta_1: float, beta_2: float) -> tuple[float, float, float]:
+        """The Adam settings to train ``network`` with, given the configured ones (StyleGAN corrects them)."""
+        return learning_rate, beta_1, beta_2
+
     def _prepare_optimizer(self, optimizer, network: keras.Model) -> keras.optimizers.Optimizer:
-        optimizer = keras.optimizers.get(optimizer) if optimizer is not None else self.default_optimizer()
+        if optimizer is None:
+            optimizer = self.default_optimizer()
+            if isinstance(optimizer, keras.optimizers.Adam) and not callable(optimizer._learning_rate):
+                lr, optimizer.beta_1, optimizer.beta_2 = self.adam_settings(
+                    network, float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2
+                )
+                optimizer.learning_rate = lr
+        optimizer = keras.optimizers.get(optimizer)
         if self.dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         optimizer.build(network.trainable_variables)

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from ganzoo import distribute
 from ganzoo.models.base import GAN, LATENT_RECIPE, ServingGraph
 from ganzoo.models.dcgan import check_pyramid_shape
 from ganzoo.models.layers.common import MinibatchStdDev
@@ -94,6 +95,13 @@ class StyleGAN(GAN):
         ema_decay: EMA of the generator used for inference (0.999).
         ema_rampup: the EMA's ramp-up (0.05, StyleGAN2-ADA's default for small data; None = off).
         mbstd_group_size: minibatch-stddev group size (4, the released code's; None: the whole batch).
+        lazy_regularization: "separate" (the official code): R1 every ``r1_interval`` steps and the
+            path-length term every ``pl_interval`` steps run as their own optimizer steps, and the
+            default Adam settings get the k/(k+1) correction (D at k = 16: lr 0.00188, beta_2
+            0.9906); settings you pass to ``compile`` are used as given (``adam_settings`` computes
+            the corrected ones). "merged": the terms are added to the main step's loss on those
+            steps, with no correction (what ganzoo did before, and what a multi-replica strategy
+            falls back to: an optimizer step in a conditional cannot synchronise replicas).
         augment: "diffaugment" or "ada" (``ganzoo.augment``) for small data sets.
 
     ``compile()`` defaults to the non-saturating logistic loss and the paper's
@@ -101,7 +109,12 @@ class StyleGAN(GAN):
     """
 
     supports_relativistic = False  # its own G step
-    legacy_defaults = {**GAN.legacy_defaults, "mbstd_group_size": None, "ema_rampup": None}  # as trained before
+    legacy_defaults = {  # as trained before these options existed
+        **GAN.legacy_defaults,
+        "mbstd_group_size": None,
+        "ema_rampup": None,
+        "lazy_regularization": "merged",
+    }
 
     def __init__(
         self,
@@ -125,8 +138,12 @@ class StyleGAN(GAN):
         ema_decay: float | None = 0.999,
         ema_rampup: float | None = 0.05,
         mbstd_group_size: int | None = 4,
+        lazy_regularization: str = "separate",
         **kwargs,
     ):
+        if lazy_regularization not in ("separate", "merged"):
+            raise ValueError(f"lazy_regularization must be 'separate' or 'merged', got {lazy_regularization!r}.")
+        self.lazy_regularization = lazy_regularization
         self.image_shape = check_pyramid_shape(image_shape, kwargs.get("num_classes"), "StyleGAN")
         for name, value in (
             ("mapping_layers", mapping_layers),
@@ -162,6 +179,8 @@ class StyleGAN(GAN):
         super().__init__(latent_dim=latent_dim, ema_decay=ema_decay, ema_rampup=ema_rampup, r1_gamma=r1_gamma, **kwargs)
         # Running mean of the path lengths (saved with the model, as the paper's pl_mean buffer).
         self.pl_mean = self.add_weight(name="pl_mean", shape=(), initializer="zeros", trainable=False)
+        # Training steps so far: the phase of the lazy regularization (the official batch_idx).
+        self.lazy_steps = self.add_named_state("lazy_steps", keras.Variable(0, dtype="int64", trainable=False), 0)
         self._const_noise = const_noise_maps(self.noise_resolutions)
         for name, on in (("r1_penalty", self.r1_gamma), ("pl_penalty", self.pl_weight)):
             if on:
@@ -333,24 +352,72 @@ class StyleGAN(GAN):
             d_logs = self.stylegan_discriminator_step(real)
         g_logs = self.stylegan_generator_step(ops.shape(real)[0])
         self.update_ema()
+        self.lazy_steps.assign_add(1)
         return self.record(**g_logs, **d_logs)
+
+    @property
+    def separate_regularization(self) -> bool:
+        """Whether the lazy terms run as their own optimizer steps (the official code) in this context.
+
+        An optimizer step inside a conditional cannot synchronise replicas, so under a multi-replica
+        strategy the terms are merged into the main step instead (see ``lazy_regularization``).
+        """
+        return self.lazy_regularization == "separate" and distribute.replicas_in_sync() == 1
+
+    def regularization_interval(self, network: keras.Model) -> int | None:
+        """The lazy interval k of ``network``'s separate regularization steps, None without them."""
+        if self.lazy_regularization != "separate":
+            return None
+        if network is self.discriminator and self.r1_gamma:
+            return self.r1_interval
+        if network is self.generator and self.pl_weight:
+            return self.pl_interval
+        return None
+
+    def adam_settings(self, network, learning_rate: float, beta_1: float, beta_2: float) -> tuple[float, float, float]:
+        """The official lazy-regularization correction: ``lr * c`` and ``beta ** c`` with ``c = k / (k + 1)``.
+
+        With a separate regularization step every k steps the optimizer takes k + 1 steps per k
+        minibatches; StyleGAN2's code scales its Adam settings so that it moves as far as without.
+        """
+        interval = self.regularization_interval(network)
+        if interval is None:
+            return learning_rate, beta_1, beta_2
+        ratio = interval / (interval + 1)
+        return learning_rate * ratio, beta_1**ratio, beta_2**ratio
+
+    def _lazy_step(self, due, term_fn, weight: float, network, optimizer):
+        """Where ``due``, one separate optimizer step of ``network`` on ``weight * term_fn()``; returns the term."""
+
+        def step():
+            with tf.GradientTape() as tape:
+                term = term_fn()
+                weighted = weight * term
+            self.apply_gradients(tape, weighted, network, optimizer)
+            return term
+
+        return tf.cond(due, step, lambda: ops.zeros(()))
 
     def stylegan_discriminator_step(self, real) -> dict[str, tf.Tensor]:
         mapping, _, synthesis = self.parts(ema=False)
         batch_size = ops.shape(real)[0]
         _, ws = self._mapped_styles(mapping, batch_size, self.style_mixing_prob)
         fake = synthesis({"ws": ws, **self._sample_noise(batch_size)}, training=True)
-        lazy_r1 = ops.equal(self.d_optimizer.iterations % self.r1_interval, 0)
+        lazy_r1 = ops.equal(self.lazy_steps % self.r1_interval, 0)
+        # R1 with respect to the clean reals, the augmentation inside D (as ADA's code), times gamma / 2 * k.
+        critic = lambda x: self.discriminator(self.discriminator_view(x), training=True)  # noqa: E731
+        r1_term = lambda: penalties.r1_penalty(critic, real)  # noqa: E731
+        weight = 0.5 * self.r1_gamma * self.r1_interval
+        merged = self.r1_gamma and not self.separate_regularization
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(self.discriminator_view(real), training=True)
             fake_logits = self.discriminator(self.discriminator_view(fake), training=True)
             d_loss = self.adversarial_loss.d(real_logits, fake_logits)
-            r1 = ops.zeros(())
-            if self.r1_gamma:  # with respect to the clean reals, the augmentation inside D (as ADA's code)
-                critic = lambda x: self.discriminator(self.discriminator_view(x), training=True)  # noqa: E731
-                r1 = tf.cond(lazy_r1, lambda: penalties.r1_penalty(critic, real), lambda: ops.zeros(()))
-            total = d_loss + (0.5 * self.r1_gamma * self.r1_interval) * r1
+            r1 = tf.cond(lazy_r1, r1_term, lambda: ops.zeros(())) if merged else ops.zeros(())
+            total = d_loss + weight * r1
         d_grad_norm = self.apply_gradients(tape, total, self.discriminator, self.d_optimizer)
+        if self.r1_gamma and not merged:  # the official Dreg phase: its own step, every r1_interval steps
+            r1 = self._lazy_step(lazy_r1, r1_term, weight, self.discriminator, self.d_optimizer)
         self.adapt_augmentation(real_logits, fake_logits)
         logs = {"d_loss": d_loss, "d_grad_norm": d_grad_norm, **self.discriminator_stats(real_logits, fake_logits)}
         if self.r1_gamma:  # averaged over the steps that computed it (weight 0 on the others)
@@ -359,18 +426,19 @@ class StyleGAN(GAN):
 
     def stylegan_generator_step(self, batch_size) -> dict[str, tf.Tensor]:
         mapping, truncation, synthesis = self.parts(ema=False)
-        lazy_pl = ops.equal(self.g_optimizer.iterations % self.pl_interval, 0)
+        lazy_pl = ops.equal(self.lazy_steps % self.pl_interval, 0)
+        pl_term = lambda: self.path_length_penalty(mapping, synthesis, batch_size)  # noqa: E731
+        weight = self.pl_weight * self.pl_interval
+        merged = self.pl_weight and not self.separate_regularization
         with tf.GradientTape() as tape:
             w, ws = self._mapped_styles(mapping, batch_size, self.style_mixing_prob)
             fake = synthesis({"ws": ws, **self._sample_noise(batch_size)}, training=True)
             g_loss = self.adversarial_loss.g(self.discriminator(self.discriminator_view(fake), training=True))
-            pl = ops.zeros(())
-            if self.pl_weight:
-                pl = tf.cond(
-                    lazy_pl, lambda: self.path_length_penalty(mapping, synthesis, batch_size), lambda: ops.zeros(())
-                )
-            total = g_loss + (self.pl_weight * self.pl_interval) * pl
+            pl = tf.cond(lazy_pl, pl_term, lambda: ops.zeros(())) if merged else ops.zeros(())
+            total = g_loss + weight * pl
         g_grad_norm = self.apply_gradients(tape, total, self.generator, self.g_optimizer)
+        if self.pl_weight and not merged:  # the official Greg phase
+            pl = self._lazy_step(lazy_pl, pl_term, weight, self.generator, self.g_optimizer)
         truncation.track(ops.stop_gradient(w), self.w_avg_decay)
         logs = {"g_loss": g_loss, "g_grad_norm": g_grad_norm}
         if self.pl_weight:

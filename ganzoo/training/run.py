@@ -25,6 +25,7 @@ from ganzoo.errors import InputError
 from ganzoo.models import architecture_class, create
 from ganzoo.training import reliability
 from ganzoo.training.callbacks import LossCurves, SampleGrid, TranslationPanels
+from ganzoo.training.diagnostics import GANMonitor
 from ganzoo.utils.files import write_json
 from ganzoo.utils.versions import versions
 
@@ -54,6 +55,7 @@ class TrainConfig:
     # Fine-tuning: start from the networks of a zoo model or .keras file of the same architecture and shapes.
     init_from: str | None = None
     compile: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra compile() arguments, e.g. srgan's phase
+    monitor: bool = True  # attach GANMonitor: name mode collapse, vanishing gradients, oscillation, divergence
 
 
 def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True, drop_remainder: bool = True):
@@ -134,8 +136,8 @@ def build_model(config: TrainConfig, dataset) -> keras.Model:
     if "jit_compile" not in compile_options and cls.xla_pays and not tf.distribute.has_strategy():
         compile_options["jit_compile"] = True  # XLA where tools/bench.py measured it faster (one device)
     model.compile(
-        g_optimizer=_adam(config, config.g_learning_rate, model),
-        d_optimizer=_adam(config, config.d_learning_rate, model),
+        g_optimizer=_adam(config, config.g_learning_rate, model, model.generator),
+        d_optimizer=_adam(config, config.d_learning_rate, model, model.discriminator),
         loss=config.loss,
         **compile_options,
     )
@@ -155,15 +157,24 @@ def _initialize_from(model, source, name_or_path: str) -> None:
     model.set_weights(source.get_weights())
 
 
-def _adam(config: TrainConfig, learning_rate: float | None, model) -> keras.optimizers.Optimizer | None:
-    """Adam with the config's settings, the architecture's default filling the unset ones; None if none is set."""
+def _adam(config: TrainConfig, learning_rate: float | None, model, network) -> keras.optimizers.Optimizer | None:
+    """Adam with the config's settings, the architecture's default filling the unset ones; None if none is set.
+
+    The settings go through ``model.adam_settings`` (StyleGAN's lazy-regularization correction).
+    """
     if learning_rate is None and config.beta_1 is None and config.beta_2 is None:
         return None
     default = model.default_optimizer()
-    return keras.optimizers.Adam(
+    lr, beta_1, beta_2 = model.adam_settings(
+        network,
         learning_rate if learning_rate is not None else float(default.learning_rate),
-        beta_1=config.beta_1 if config.beta_1 is not None else float(default.beta_1),
-        beta_2=config.beta_2 if config.beta_2 is not None else float(default.beta_2),
+        config.beta_1 if config.beta_1 is not None else float(default.beta_1),
+        config.beta_2 if config.beta_2 is not None else float(default.beta_2),
+    )
+    return keras.optimizers.Adam(
+        lr,
+        beta_1=beta_1,
+        beta_2=beta_2,
     )
 
 
@@ -178,7 +189,7 @@ def train(
 
     Files: ``config.json`` (the config, model config, distribution and versions), ``samples/epoch_XXX.png``,
     ``loss_curves.png``, ``history.csv``, ``checkpoints/last.keras`` (every epoch, written atomically),
-    ``model.keras`` (final) and ``backup/`` (the complete state of the last finished epoch while training
+    ``model.keras`` (final), ``diagnostics.json`` (what :class:`GANMonitor` found, when ``config.monitor``) and ``backup/`` (the complete state of the last finished epoch while training
     runs: ``resume=True`` continues a crashed run from it; otherwise it is cleared first).
 
     Resuming is exact: the batches of epoch ``e`` depend only on ``(seed, e)`` and the backup holds
@@ -246,7 +257,21 @@ def train(
         *(extra_callbacks or []),
         backup,
     ]
+    monitor = None
+    if config.monitor:
+        # Quiet on a healthy run; names a failure (print, warning, diagnostics.json) with evidence and remedy.
+        # Diversity needs samples of a latent generator; image-to-image runs get the log-based checks.
+        latent = model.data_kind == "images"
+        monitor = GANMonitor(
+            reference=source if latent else None,
+            modes=config.data if config.data in ("ring8", "grid25") else None,
+            diversity_every=200 if latent else 0,
+            seed=config.seed,
+        )
+        callbacks.insert(1, monitor)
     # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
     model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
     reliability.atomic_save(model, out / "model.keras")
+    if monitor is not None:
+        write_json(out / "diagnostics.json", {"events": monitor.events, "diversity": monitor.diversity_history})
     return model

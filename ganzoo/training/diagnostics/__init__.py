@@ -21,7 +21,8 @@ GANWarning)`` turns them into exceptions), a one-line ``print`` and an entry of 
     (window median of ``d_accuracy`` >= ``d_accuracy_threshold``) and either the generator's
     gradient norm has shrunk to ``vanish_ratio`` of its highest window median so far, or
     ``g_loss`` keeps rising while D's mean logits on real and fake are ``separation_threshold``
-    or more apart (saturated sigmoid losses).
+    or more apart (saturated sigmoid losses); or, whatever the gradients, D's median accuracy over
+    the last ``dominance_window`` steps is at least ``dominance_accuracy``.
 ``oscillation``
     ``g_loss`` or ``d_loss`` (or ``d_accuracy``) swing up and down with a large amplitude and no
     trend: over the last ``oscillation_window`` steps, the smoothed (moving average of ``smooth``

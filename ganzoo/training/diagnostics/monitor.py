@@ -62,6 +62,10 @@ class GANMonitor(
         collapse_patience: consecutive collapsed diversity checks needed (2).
         d_accuracy_threshold: window median of ``d_accuracy`` meaning "D wins" (0.98).
         vanish_ratio: G's gradient norm below this fraction of its peak window median (0.1).
+        dominance_window, dominance_accuracy: D also overpowers G when the median ``d_accuracy`` of
+            the last ``dominance_window`` steps (500) is at least ``dominance_accuracy`` (0.95),
+            whatever G's gradients: a D that stays this far ahead for so long leaves G nothing to
+            learn from (the README's digits DCGAN measured 0.97-1.00 for 20 epochs).
         separation_threshold: ``d_real - d_fake`` (mean logits) meaning saturated outputs (10.0,
             i.e. D's probabilities beyond 0.993 / 0.007 for sigmoid losses).
         oscillation_window: steps of the oscillation analysis (200).
@@ -98,6 +102,8 @@ class GANMonitor(
         collapse_patience: int = 2,
         d_accuracy_threshold: float = 0.98,
         vanish_ratio: float = 0.1,
+        dominance_window: int = 500,
+        dominance_accuracy: float = 0.95,
         separation_threshold: float = 10.0,
         oscillation_window: int = 200,
         oscillation_cycles: int = 3,
@@ -124,6 +130,7 @@ class GANMonitor(
             ("oscillation_cycles", oscillation_cycles),
             ("smooth", smooth),
             ("explode_window", explode_window),
+            ("dominance_window", dominance_window),
             ("n_samples", n_samples),
         ):
             if int(value) < 1:
@@ -150,6 +157,8 @@ class GANMonitor(
         self.collapse_patience = int(collapse_patience)
         self.d_accuracy_threshold = float(d_accuracy_threshold)
         self.vanish_ratio = float(vanish_ratio)
+        self.dominance_window = int(dominance_window)
+        self.dominance_accuracy = float(dominance_accuracy)
         self.separation_threshold = float(separation_threshold)
         self.oscillation_window = int(oscillation_window)
         self.oscillation_cycles = int(oscillation_cycles)

@@ -41,7 +41,19 @@ class VanishingGradientChecks:
                     f"fake {fmt(float(np.median(fake)))})"
                 )
         self._update_g_peak()
-        condition = acc_median >= self.d_accuracy_threshold and bool(reasons)
+        sustained = self._series("d_accuracy", self.dominance_window)
+        dominant = (
+            sustained is not None
+            and len(sustained) >= self.dominance_window
+            and float(np.median(sustained)) >= self.dominance_accuracy
+        )
+        if dominant:
+            evidence.update(d_accuracy_sustained=float(np.median(sustained)), sustained_steps=len(sustained))
+            reasons.append(
+                f"it has classified {fmt(float(np.median(sustained)))} of the samples correctly (median) for the "
+                f"last {len(sustained)} steps: G is not catching up"
+            )
+        condition = (acc_median >= self.d_accuracy_threshold and bool(reasons)) or dominant
         message = (
             f"the discriminator overpowers the generator: median d_accuracy {fmt(acc_median)} over the last "
             f"{self.window} steps and {'; '.join(reasons)}. The generator gets (almost) no useful gradient."
