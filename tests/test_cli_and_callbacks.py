@@ -56,6 +56,20 @@ def test_train_command_writes_a_complete_run(tmp_path, capsys):
     assert "modes_covered" in capsys.readouterr().out
 
 
+def test_train_command_attaches_the_monitor_which_names_a_discriminator_that_wins(tmp_path, capsys):
+    """D 10^4 times faster than G: GANMonitor says D overpowers G, with its evidence and a remedy."""
+    out = tmp_path / "run"
+    args = ["train", "dcgan", "--data", "digits", "--epochs", "20", "--set", "base_filters=8", "--out", str(out)]
+    assert cli.main([*args, "--g-lr", "1e-7", "--d-lr", "1e-3", "--sample-every", "20"]) == 0
+    events = json.loads((out / "diagnostics.json").read_text())["events"]
+    assert any(e["failure"] == "vanishing_gradients" for e in events), events
+    printed = capsys.readouterr().out
+    assert "GANMonitor [vanishing_gradients]" in printed and "Remedy:" in printed
+    quiet = tmp_path / "quiet"
+    assert cli.main([*args[:-1], str(quiet), "--epochs", "1", "--no-monitor"]) == 0
+    assert not (quiet / "diagnostics.json").exists()
+
+
 def test_train_command_reports_user_errors_without_a_traceback(tmp_path, capsys):
     assert cli.main(["train", "dcgn", "--out", str(tmp_path)]) == 2
     assert "Did you mean 'dcgan'" in capsys.readouterr().err

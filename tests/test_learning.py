@@ -36,3 +36,81 @@ def test_vanilla_gan_learns_the_ring_of_gaussians():
     assert before < 0.05
     assert after > 0.7, f"only {after:.0%} of samples near a mode"
     assert covered >= 6, f"only {covered} of 8 modes covered"
+
+
+# ------------------------------------------------------------------ every family moves toward its data
+# Each trains a CPU-sized model for a few hundred steps with its architecture's defaults and checks a
+# quality measure against the data, before and after: a broken update rule (wrong sign, no gradient
+# into G, D never updated) leaves it where it started.
+from ganzoo.data import pairs  # noqa: E402
+from ganzoo.evaluation.metrics import fid  # noqa: E402
+
+LATENT_FAMILIES = {
+    "dcgan": dict(base_filters=16),
+    "cgan": dict(base_filters=16, num_classes=10),
+    "wgan_gp": dict(base_filters=16),
+    "sngan": dict(base_filters=16),
+    "stylegan": dict(mapping_layers=2, channel_base=256, channel_max=32),
+}
+STEPS = {"dcgan": 300, "cgan": 300, "wgan_gp": 150, "sngan": 400, "stylegan": 200}
+
+
+def _pixel_fid(real, fake):
+    return fid(real.reshape(len(real), -1), fake.reshape(len(fake), -1))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(LATENT_FAMILIES))
+def test_latent_family_moves_toward_the_digits(name):
+    """Pixel-space FID to held-out digits at least halves (measured: 3-10x lower), with the defaults."""
+    keras.utils.set_random_seed(0)
+    conditional = name == "cgan"
+    train = data.load("digits", batch_size=64, seed=0, with_labels=conditional)
+    test = np.concatenate(
+        [b[0].numpy() if conditional else b.numpy() for b in data.load("digits", split="test", batch_size=256)]
+    )
+    model = ganzoo.create(name, image_shape=(16, 16, 1), latent_dim=32, seed=0, **LATENT_FAMILIES[name])
+    model.compile()
+    labels = np.arange(500) % 10 if conditional else None
+    before = _pixel_fid(test, model.generate(500, seed=1, labels=labels, raw=True))
+    model.fit(train.repeat(), steps_per_epoch=STEPS[name], epochs=1, verbose=0)
+    after = _pixel_fid(test, model.generate(500, seed=1, labels=labels, raw=True))
+    assert after < 0.5 * before, f"{name}: pixel FID {before:.1f} -> {after:.1f}"
+    if conditional:  # the label steers: each class's mean sample is nearest to that class's mean digit
+        images, classes = (np.concatenate(x) for x in zip(*[(a.numpy(), b.numpy()) for a, b in train.take(20)]))
+        real_means = np.stack([images[classes == c].mean(0).ravel() for c in range(10)])
+        fake = model.generate(500, seed=2, labels=labels, raw=True)
+        fake_means = np.stack([fake[labels == c].mean(0).ravel() for c in range(10)])
+        nearest = np.linalg.norm(fake_means[:, None] - real_means[None], axis=-1).argmin(axis=1)
+        assert (nearest == np.arange(10)).sum() >= 6, f"class steering: {nearest}"
+
+
+@pytest.mark.slow
+def test_pix2pix_learns_to_colourize_better_than_its_start():
+    keras.utils.set_random_seed(0)
+    train = pairs.load_pairs("skimage:colorize", batch_size=8, crop_size=32, seed=0, num_patches=512)
+    source, target = next(iter(pairs.load_pairs("skimage:colorize", split="test", batch_size=64, crop_size=32)))
+    model = ganzoo.create("pix2pix", image_shape=(32, 32, 3), source_channels=1, base_filters=8, d_base_filters=8)
+    model.compile()
+    error = lambda: float(np.abs(model.translate(source.numpy(), raw=True) - target.numpy()).mean())  # noqa: E731
+    before = error()
+    model.fit(train.repeat(), steps_per_epoch=150, epochs=1, verbose=0)
+    after = error()
+    gray_as_rgb = float(np.abs(np.repeat(source.numpy(), 3, axis=-1) - target.numpy()).mean())
+    assert after < 0.5 * before and after < gray_as_rgb, (before, after, gray_as_rgb)
+
+
+@pytest.mark.slow
+def test_cyclegan_learns_the_hue_rotation_it_was_never_shown_paired():
+    """Domain B is A with its hue turned a quarter: G(a) must move toward hue_shift(a) (a known ground truth)."""
+    keras.utils.set_random_seed(0)
+    train = pairs.load_pairs("skimage:hue", batch_size=4, crop_size=32, seed=0, num_patches=256)
+    a, _ = next(iter(pairs.load_pairs("skimage:hue", split="test", batch_size=32, crop_size=32)))
+    truth = pairs.hue_shift(a).numpy()
+    model = ganzoo.create("cyclegan", image_shape=(32, 32, 3), base_filters=8, res_blocks=2, d_base_filters=8)
+    model.compile()
+    error = lambda: float(np.abs(model.translate(a.numpy(), raw=True) - truth).mean())  # noqa: E731
+    before = error()
+    model.fit(train.repeat(), steps_per_epoch=200, epochs=1, verbose=0)
+    after = error()
+    assert after < 0.6 * before, (before, after)

@@ -126,6 +126,10 @@ class GAN(keras.Model):
             variants whose D takes one image (``supports_packing``) only.
         r2_gamma: weight of the R2 penalty on generated data (0 = off); with R1 the pair R3GAN
             (Huang et al. 2024) uses with the relativistic loss.
+        top_k: top-k training (Sinha et al. 2020): G learns only from the fakes D scores highest, a
+            fraction that decays from 1 by ``top_k_decay`` per ``top_k_steps`` generator steps down
+            to ``top_k`` (their nu, 0.5-0.75; 1 = off): bad samples stop pulling G between modes.
+        top_k_decay, top_k_steps: that decay (the paper's gamma = 0.99 per epoch) and its step unit.
         ema_rampup: StyleGAN2-ADA's EMA ramp-up: the EMA's half-life is at most ``ema_rampup`` times
             the number of steps so far, so early, fast-moving weights are not averaged in for long
             (None = a constant ``ema_decay`` from the first step).
@@ -162,6 +166,9 @@ class GAN(keras.Model):
         pack: int = 1,
         r2_gamma: float = 0.0,
         ema_rampup: float | None = None,
+        top_k: float = 1.0,
+        top_k_decay: float = 0.99,
+        top_k_steps: int = 100,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -172,6 +179,9 @@ class GAN(keras.Model):
                 f"pack={pack}: {type(self).__name__} does not support PacGAN packing (it needs an unconditional "
                 "discriminator of one image or point: vanilla_gan, dcgan, wgan_gp, sngan); use pack=1."
             )
+        if not (0.0 < top_k <= 1.0 and 0.0 < top_k_decay <= 1.0):
+            raise ValueError(f"top_k and top_k_decay must be in (0, 1], got {top_k!r} and {top_k_decay!r}.")
+        check_positive_int("top_k_steps", top_k_steps)
         if ema_rampup is not None and not ema_rampup > 0:
             raise ValueError(f"ema_rampup must be > 0 or None, got {ema_rampup!r}.")
         check_positive_int("latent_dim", latent_dim)
@@ -197,6 +207,7 @@ class GAN(keras.Model):
         self.pack = int(pack)
         self.r2_gamma = float(r2_gamma)
         self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
+        self.top_k, self.top_k_decay, self.top_k_steps = float(top_k), float(top_k_decay), int(top_k_steps)
 
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         # Networks follow the model's dtype policy (mixed precision) and always output float32.
@@ -631,6 +642,17 @@ class GAN(keras.Model):
             total += 0.5 * self.r2_gamma * penalties.r1_penalty(critic, ops.stop_gradient(fake))
         return total
 
+    def top_k_logits(self, fake_logits, real_logits=None):
+        """The ``k`` highest fake logits (and, for a relativistic loss, their paired real ones) of this G step."""
+        steps = ops.cast(self.g_optimizer.iterations, "float32") / float(self.top_k_steps)
+        fraction = ops.maximum(self.top_k, ops.power(self.top_k_decay, steps))
+        flat = ops.reshape(ops.cast(fake_logits, "float32"), (-1,))
+        count = ops.shape(flat)[0]
+        k = ops.maximum(ops.cast(ops.round(fraction * ops.cast(count, "float32")), "int32"), 1)
+        _, index = tf.math.top_k(flat, k=k)
+        kept_real = None if real_logits is None else tf.gather(ops.reshape(real_logits, (-1,)), index)
+        return tf.gather(flat, index), kept_real
+
     def adapt_augmentation(self, real_logits, fake_logits) -> None:
         """ADA: move the augmentation probability with D's overfitting signal, after each D step.
 
@@ -653,7 +675,10 @@ class GAN(keras.Model):
             real_logits = ops.stop_gradient(self.discriminate(self.discriminator_view(real), labels))
         with tf.GradientTape() as tape:
             fake = self.generator(inputs, training=True)
-            g_loss = self.adversarial_loss.g(self.discriminate(self.discriminator_view(fake), labels), real_logits)
+            fake_logits = self.discriminate(self.discriminator_view(fake), labels)
+            if self.top_k < 1.0:
+                fake_logits, real_logits = self.top_k_logits(fake_logits, real_logits)
+            g_loss = self.adversarial_loss.g(fake_logits, real_logits)
         g_grad_norm = self.apply_gradients(tape, g_loss, self.generator, self.g_optimizer)
         self.update_ema(inputs)
         return {"g_loss": g_loss, "g_grad_norm": g_grad_norm}

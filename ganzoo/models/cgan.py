@@ -28,7 +28,8 @@ class CGAN(DCGAN):
             did before; kept for files saved then).
 
     With ``spectral_norm=True`` the class embedding of the projection is spectrally normalized too
-    (the official code's ``SNEmbedID``).
+    (the official code's ``SNEmbedID``). Other defaults are DCGAN's (Adam(2e-4, beta_1=0.5),
+    non-saturating loss, N(0, 0.02) weights); the projection follows Miyato & Koyama 2018.
     """
 
     requires_labels = True

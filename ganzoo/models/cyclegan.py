@@ -121,6 +121,11 @@ class CycleGAN(ImageToImageGAN):
         cycle_weight: lambda of the cycle-consistency L1 terms (10).
         identity_weight: identity loss weight as a fraction of ``cycle_weight`` (0.5; 0 disables).
         pool_size: images in each history pool (50; 0 shows D the latest fakes only).
+
+    Defaults (Zhu et al. 2017, section 4, and the official code): ``compile()`` uses the
+    least-squares loss and Adam(2e-4, beta_1=0.5) (use ``LinearDecay`` for the paper's 100 + 100
+    epoch schedule); instance norm, a 70 x 70 PatchGAN, a 50-image history pool, cycle weight 10
+    and identity weight 0.5. Kernels keep Keras' Glorot initializer (the official code: N(0, 0.02)).
     """
 
     data_kind = "unpaired"  # (a, b) batches of the two domains

@@ -130,6 +130,10 @@ class DCGAN(GAN):
         mbstd_group_size: its group size (4, ProGAN's; None: the whole batch, as before).
         weight_init: "normal" (the paper's N(0, 0.02), BatchNorm scales N(1, 0.02)) or "glorot"
             (Keras' defaults, what ganzoo used before).
+
+    Defaults (Radford et al. 2015, section 4): ``compile()`` uses the non-saturating loss and
+    Adam(2e-4, beta_1=0.5) for both networks; batch norm in G and D (not on D's input layer),
+    ReLU in G, LeakyReLU(0.2) in D, tanh output, N(0, 0.02) weights.
     """
 
     supports_packing = True

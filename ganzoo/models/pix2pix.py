@@ -46,6 +46,11 @@ class Pix2Pix(ImageToImageGAN):
         norm: "batch" (paper) or "instance" in G and D.
         dropout: dropout rate of the first 3 decoder blocks (0.5; 0 disables).
         l1_weight: weight of the L1 reconstruction term (100).
+
+    Defaults (Isola et al. 2017, section 3.3, and the official code): ``compile()`` uses the
+    cross-entropy (non-saturating) loss and Adam(2e-4, beta_1=0.5) for both networks, D's loss
+    halved; batch norm, dropout 0.5, a 70 x 70 PatchGAN. Kernels keep Keras' Glorot initializer
+    (the official code draws N(0, 0.02)).
     """
 
     def __init__(

@@ -132,6 +132,10 @@ class SRGAN(ImageToImageGAN):
         content_loss: "discriminator" (offline default), "vgg19", "pixel" or a registered name.
         vgg_weights, vgg_layer: VGG19 weights ("imagenet" or a path) and layer for "vgg19".
         content_weight, adversarial_weight: weights of G's two terms (1 and 1e-3).
+
+    Defaults (Ledig et al. 2017, section 3.2): Adam(1e-4, beta_1=0.9) in both phases, the
+    SRResNet of 16 residual blocks with batch norm and the 10^-3 adversarial weight. Offline,
+    the content loss is on D's features (in inference mode) instead of the paper's VGG19 ones.
     """
 
     def __init__(

@@ -36,7 +36,8 @@ class VanillaGAN(GAN):
     """
 
     supports_packing = True
-    legacy_defaults = {**GAN.legacy_defaults, "standardize": False}  # files saved before it trained raw
+    # Files saved before these options existed trained in raw coordinates, without a ramped-up EMA.
+    legacy_defaults = {**GAN.legacy_defaults, "standardize": False, "ema_rampup": None}
 
     def __init__(
         self,
@@ -46,6 +47,8 @@ class VanillaGAN(GAN):
         dropout: float = 0.0,
         spectral_norm: bool = False,
         standardize: bool | None = None,
+        ema_decay: float | None = 0.999,
+        ema_rampup: float | None = 0.05,
         **kwargs,
     ):
         self.data_shape = tuple(int(s) for s in data_shape)
@@ -55,7 +58,7 @@ class VanillaGAN(GAN):
         self.dropout = float(dropout)
         self.spectral_norm = bool(spectral_norm)
         self.standardize = len(self.data_shape) == 1 if standardize is None else bool(standardize)
-        super().__init__(latent_dim=latent_dim, **kwargs)
+        super().__init__(latent_dim=latent_dim, ema_decay=ema_decay, ema_rampup=ema_rampup, **kwargs)
         if self.standardize:
             features = self.data_shape[-1]
             self._data_count = self.add_named_state("data_count", keras.Variable(0.0, trainable=False), 1.0)
@@ -67,6 +70,10 @@ class VanillaGAN(GAN):
     @property
     def image_shape(self) -> tuple[int, ...]:
         return self.data_shape
+
+    def default_optimizer(self) -> keras.optimizers.Optimizer:
+        """Adam(1e-3, beta_1=0.5): measured on the 2-D benchmarks (docs/STABILITY.md)."""
+        return keras.optimizers.Adam(1e-3, beta_1=0.5)
 
     def build_generator(self) -> keras.Model:
         z = keras.Input((self.latent_dim,), name="z")
