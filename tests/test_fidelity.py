@@ -308,3 +308,15 @@ def test_files_saved_before_new_options_load_with_their_old_behaviour():
     assert ganzoo.models.cgan.CGAN.from_config(cgan).feature_pooling == "flatten"
     points = {k: v for k, v in ganzoo.create("vanilla_gan").get_config().items() if k != "standardize"}
     assert ganzoo.models.vanilla_gan.VanillaGAN.from_config(points).standardize is False
+
+
+def test_top_k_keeps_the_fakes_d_scores_highest_after_its_decay():
+    model = ganzoo.create("vanilla_gan", top_k=0.5, top_k_decay=0.5, top_k_steps=1, seed=0)
+    model.compile()
+    logits = tf.constant(np.arange(8, dtype="float32")[:, None])
+    kept, _ = model.top_k_logits(logits)
+    assert sorted(kept.numpy().tolist()) == list(range(8))  # step 0: the whole batch
+    model.g_optimizer.iterations.assign(1)  # fraction max(0.5, 0.5 ** 1)
+    kept, real = model.top_k_logits(logits, -logits)
+    assert sorted(kept.numpy().tolist()) == [4.0, 5.0, 6.0, 7.0]
+    assert sorted(real.numpy().tolist()) == [-7.0, -6.0, -5.0, -4.0]  # the paired reals follow their fakes

@@ -3,39 +3,53 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import ganzoo
 from ganzoo.data import datasets as data
+from ganzoo.evaluation.metrics import mode_statistics
 
 
-def _near_modes(points, modes, radius=0.2):
-    distances = np.linalg.norm(points[:, None, :] - modes[None], axis=-1)
-    near = distances.min(axis=1) < radius
-    return near.mean(), len(set(distances.argmin(axis=1)[near]))
+def _ring(n, seed, radius=1.0, std=0.01):
+    angles = 2 * np.pi * np.arange(8) / 8
+    modes = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    rng = np.random.default_rng(seed)
+    return (modes[rng.integers(0, 8, n)] + std * rng.standard_normal((n, 2))).astype("float32"), modes
 
 
 @pytest.mark.slow
-def test_vanilla_gan_learns_the_ring_of_gaussians():
-    """LSGAN at lr 1e-3 (the stability study's setting): 8/8 modes, 84-91 % of samples on a mode at seeds 0-2.
+def test_vanilla_gan_defaults_learn_a_users_ring_of_gaussians():
+    """create() + compile() + fit on the user's own points: every mode, mostly high-quality samples.
 
-    At lr 2e-4 the same run covered only 3 of 8 modes at seed 0: too slow for 2,500 steps.
+    The issue-13 ring (unit circle, std 0.01), 5,000 steps at batch 256 (~45 s on 2 cores). Measured with
+    these defaults (docs/STABILITY.md, the "pack2" row): 8/8 modes and 93.6-95.1 % high-quality samples
+    at each of seeds 0-4.
     """
     keras.utils.set_random_seed(0)
-    modes, _ = data.mixture_modes("ring8")
-    dataset = data.load("ring8", batch_size=256, seed=0, num_samples=256 * 100)
-    model = ganzoo.create("vanilla_gan", data_shape=(2,), latent_dim=16, hidden_units=(128, 128, 128), seed=0)
-    model.compile(
-        g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
-        d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
-        loss="least_squares",
-    )
-    before, _ = _near_modes(model.generate(2000, seed=1), modes)
-    model.fit(dataset, epochs=25, verbose=0)  # 2,500 steps, ~20 s on 2 cores
-    after, covered = _near_modes(model.generate(2000, seed=1), modes)
-    # Spacing between neighbouring modes is 1.53, so "within 0.2" means "on a mode".
-    assert before < 0.05
-    assert after > 0.7, f"only {after:.0%} of samples near a mode"
-    assert covered >= 6, f"only {covered} of 8 modes covered"
+    points, modes = _ring(100_000, seed=0)
+    dataset = tf.data.Dataset.from_tensor_slices(points).shuffle(100_000, seed=0).repeat().batch(256)
+    model = ganzoo.create("vanilla_gan", seed=0)
+    model.compile()
+    before = mode_statistics(model.generate(2500, seed=1), modes, 0.01)
+    model.fit(dataset, steps_per_epoch=1000, epochs=5, verbose=0)
+    after = mode_statistics(model.generate(2500, seed=1), modes, 0.01)
+    assert before["high_quality_fraction"] < 0.05
+    assert after["modes_covered"] == 8, after["mode_counts"]
+    assert after["high_quality_fraction"] > 0.85, after["high_quality_fraction"]
+
+
+def test_vanilla_gan_on_points_does_not_depend_on_their_centre_and_scale():
+    """Standardization: training on 50 * x + 300 gives 50 * (what training on x gives) + 300."""
+    points, _ = _ring(2048, seed=3)
+    generated = []
+    for scale, shift in ((1.0, 0.0), (50.0, 300.0)):
+        keras.utils.set_random_seed(0)
+        model = ganzoo.create("vanilla_gan", seed=0, hidden_units=(32, 32))
+        model.compile()
+        data = tf.data.Dataset.from_tensor_slices(scale * points + shift).batch(256)
+        model.fit(data, epochs=3, verbose=0)
+        generated.append(model.generate(200, seed=1))
+    np.testing.assert_allclose(generated[1], 50.0 * generated[0] + 300.0, rtol=1e-3, atol=5e-3 * 50)
 
 
 # ------------------------------------------------------------------ every family moves toward its data

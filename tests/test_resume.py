@@ -322,3 +322,13 @@ def test_nan_message_names_float16_overflow_under_mixed_float16():
     with pytest.raises(errors.NonFiniteLossError, match=r"batch 4 \(global step 4\).*g_loss=inf.*float16 overflow"):
         stop.on_train_batch_end(3, {"g_loss": np.inf, "d_loss": 0.7, "g_grad_norm": 1.0})
     stop.on_train_batch_end(4, {"g_loss": 0.6, "d_loss": 0.7})  # finite logs pass
+
+
+def test_a_run_with_several_critic_steps_takes_one_batch_per_critic_step(tmp_path):
+    """``ganzoo train wgan_gp``: 25 batches an epoch, 5 critic steps each on its own: 5 generator steps an epoch."""
+    config = TrainConfig(
+        architecture="wgan_gp", data="digits", epochs=2, batch_size=64, model=dict(base_filters=8), monitor=False
+    )
+    model = train(config, tmp_path / "run", verbose=0)
+    assert int(model.g_optimizer.iterations.numpy()) == 2 * 5
+    assert int(model.d_optimizer.iterations.numpy()) == 2 * 25

@@ -73,6 +73,19 @@ def is_grouped(data) -> bool:
     return isinstance(data, dict) and CRITIC_BATCHES in data
 
 
+def one_batch_view(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """``dataset`` itself, or, when it is grouped, a view of the first batch of each group (for checks)."""
+    spec = dataset.element_spec
+    if not (isinstance(spec, dict) and CRITIC_BATCHES in spec):
+        return dataset
+
+    def first(group):
+        element = tf.nest.map_structure(lambda t: t[:, 0], group[CRITIC_BATCHES])
+        return element[0] if len(element) == 1 else element
+
+    return dataset.map(first)
+
+
 def group_critic_batches(dataset: tf.data.Dataset, d_steps: int) -> tf.data.Dataset:
     """Group ``d_steps`` consecutive batches into one element ``{"critic_batches": (B, d_steps, ...) tensors}``.
 
@@ -258,7 +271,7 @@ class GAN(keras.Model):
         """``keras.Model.fit``; a ``tf.data.Dataset`` is checked first (empty, wrong shape, dtype or labels)."""
         model = self if self.data_kind == "images" else None  # image-to-image models check their own batches
         if isinstance(x, tf.data.Dataset):
-            checks.check_dataset(x, model, what="the training dataset")
+            checks.check_dataset(one_batch_view(x), model, what="the training dataset")
         validation = kwargs.get("validation_data")
         if isinstance(validation, tf.data.Dataset):
             checks.check_dataset(validation, model, what="validation_data")
@@ -277,7 +290,7 @@ class GAN(keras.Model):
             if kwargs.pop("shuffle", True):  # Keras' own array handling: reshuffled every epoch
                 dataset = dataset.shuffle(len(arrays[0]), reshuffle_each_iteration=True)
             x = dataset.batch(kwargs.pop("batch_size", None) or 32)
-        if isinstance(x, tf.data.Dataset):
+        if isinstance(x, tf.data.Dataset) and one_batch_view(x) is x:  # ganzoo.training groups its own epochs
             x = group_critic_batches(x, self.d_steps)
         return x, kwargs
 

@@ -32,6 +32,7 @@ import tensorflow as tf
 from ganzoo import errors
 from ganzoo.deploy import loading
 from ganzoo.errors import NonFiniteLossError
+from ganzoo.models.base import group_critic_batches
 from ganzoo.utils import files as file_utils
 from ganzoo.utils.files import sha256_file
 
@@ -213,12 +214,16 @@ def epoch_batches(
     first_epoch: int = 0,
     count: int | None = None,
     buffer_size: int = 10_000,
+    d_steps: int = 1,
 ):
     """(dataset, steps per epoch): batches whose order in epoch ``e`` depends on ``(seed, e)`` only.
 
     ``examples`` is an unbatched, unshuffled, finite dataset. The result runs from
     ``first_epoch`` to ``epochs`` as one dataset: pass ``steps_per_epoch=steps`` to ``fit``
     (which then keeps one iterator across epochs). Each epoch drops its last partial batch.
+    With ``d_steps > 1`` each epoch's batches are grouped ``d_steps`` at a time (one generator step
+    whose critic steps each take their own batch, :func:`ganzoo.models.base.group_critic_batches`),
+    within the epoch, so that a resumed epoch starts on the same group.
     """
 
     if count is None:
@@ -236,12 +241,13 @@ def epoch_batches(
         # from comparing it with 0 in Python (which fails when the program's global seed is 0).
         tf.compat.v1.get_default_graph().seed = 1
         epoch_seed = tf.constant(int(seed) * 1_000_003, tf.int64) + epoch
-        return examples.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(
+        batches = examples.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(
             batch_size, drop_remainder=True
         )
+        return group_critic_batches(batches, d_steps) if d_steps > 1 else batches
 
     dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_data).prefetch(tf.data.AUTOTUNE)
-    return dataset, steps
+    return dataset, -(-steps // d_steps)
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -227,7 +227,7 @@ def train(
     if distribute.num_replicas(strategy) > 1:
         distribute.synchronize_batch_norm(model)  # batch statistics over the global batch, as on one device
     dataset, steps = reliability.epoch_batches(
-        source.unbatch(), config.batch_size, config.seed, config.epochs, first_epoch=first_epoch
+        source.unbatch(), config.batch_size, config.seed, config.epochs, first_epoch=first_epoch, d_steps=model.d_steps
     )
     dataset = distribute.shard_by_data(dataset)
     record = {
