@@ -109,7 +109,9 @@ def test_vanishing_gradients_fire_when_a_strong_discriminator_saturates_the_mini
     model.compile(g_optimizer=adam(2e-4), d_optimizer=adam(2e-3), loss="minimax")
     monitor = GANMonitor(stop_on={"vanishing_gradients"}, diversity_every=0, warmup_steps=100, verbose=False)
     with pytest.warns(VanishingGradientsWarning, match="overpowers"):
-        model.fit(data.load("digits", image_size=8, batch_size=64, seed=0), epochs=12, verbose=0, callbacks=[monitor])
+        # 25 generator steps an epoch, each with 5 critic steps on their own batches (repeated data)
+        digits = data.load("digits", image_size=8, batch_size=64, seed=0).repeat()
+        model.fit(digits, steps_per_epoch=25, epochs=12, verbose=0, callbacks=[monitor])
     assert failures(monitor) == ["vanishing_gradients"]
     evidence = monitor.events[0]["evidence"]
     # Either reason: G's gradient shrank 10x, or g_loss climbs towards 0 while the logits saturate.
@@ -355,12 +357,14 @@ def test_saturated_logits_with_a_rising_generator_loss_fire():
 def test_a_failure_fires_once_per_episode_and_re_arms_after_it_clears():
     n = 1500
     logs = healthy_logs(n)
-    logs["d_accuracy"][:] = 1.0
     g = np.ones(n)
     g[250:400] = 1e-3  # first episode
     g[450:500] = 1e-3  # a relapse within rearm_steps (500) of the first: no second warning
     g[1100:1250] = 1e-3  # a new episode, after recovering for longer
     logs["g_grad_norm"] = g
+    logs["d_accuracy"][:] = 0.9  # D wins only in the episodes (not for dominance_window steps on end)
+    for start, stop in ((250, 400), (450, 500), (1100, 1250)):
+        logs["d_accuracy"][start:stop] = 1.0
     monitor = quiet_monitor()
     with pytest.warns(VanishingGradientsWarning):
         feed(monitor, logs, steps_per_epoch=100)

@@ -86,12 +86,13 @@ def one_batch_view(dataset: tf.data.Dataset) -> tf.data.Dataset:
     return dataset.map(first)
 
 
-def group_critic_batches(dataset: tf.data.Dataset, d_steps: int) -> tf.data.Dataset:
+def group_critic_batches(dataset: tf.data.Dataset, d_steps: int, known_length: bool = True) -> tf.data.Dataset:
     """Group ``d_steps`` consecutive batches into one element ``{"critic_batches": (B, d_steps, ...) tensors}``.
 
     Batches are grouped with batches of the same size (the last, smaller batch of an epoch forms its
     own group, whose critic steps reuse it); the group axis is axis 1 so that a strategy still splits
-    the batch axis over replicas. Nothing is dropped.
+    the batch axis over replicas. Nothing is dropped. ``known_length=False`` skips asserting the
+    number of groups (for datasets built inside a dataset function).
     """
 
     def size(*element):
@@ -101,6 +102,8 @@ def group_critic_batches(dataset: tf.data.Dataset, d_steps: int) -> tf.data.Data
         return {CRITIC_BATCHES: tf.nest.map_structure(lambda t: tf.experimental.numpy.swapaxes(t, 0, 1), element)}
 
     grouped = dataset.group_by_window(size, lambda _, window: window.batch(d_steps), window_size=d_steps).map(swap)
+    if not known_length:  # inside a dataset function (flat_map), where the length is symbolic
+        return grouped
     # Keep the length known where it is (Keras' progress bar, no "ran out of data" warning): infinite
     # data stays infinite, and batches of one static size make ceil(n / d_steps) groups.
     batches = int(dataset.cardinality())

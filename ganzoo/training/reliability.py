@@ -244,7 +244,7 @@ def epoch_batches(
         batches = examples.shuffle(buffer, seed=epoch_seed, reshuffle_each_iteration=False).batch(
             batch_size, drop_remainder=True
         )
-        return group_critic_batches(batches, d_steps) if d_steps > 1 else batches
+        return group_critic_batches(batches, d_steps, known_length=False) if d_steps > 1 else batches
 
     dataset = tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_data).prefetch(tf.data.AUTOTUNE)
     return dataset, -(-steps // d_steps)
