@@ -30,7 +30,7 @@ from ganzoo.training.diagnostics import (
 )
 
 # ------------------------------------------------------------------------------------ helpers
-PLAIN = dict(standardize=False, ema_decay=None, pack=1)
+PLAIN = dict(standardize=False, ema_decay=None, pack=1, r1_gamma=0.0, r2_gamma=0.0)
 
 
 def ring_reference(n=1000):
@@ -53,7 +53,8 @@ def ring_run(
     keras.utils.set_random_seed(seed)
     # The plain GAN of the measured runs (not vanilla_gan's stabilized defaults): no packing, no EMA, raw coordinates.
     model = ganzoo.create("vanilla_gan", data_shape=(2,), hidden_units=hidden, latent_dim=16, seed=seed, **PLAIN)
-    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, loss=loss)
+    plain_adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)  # noqa: E731  (vanilla_gan's default before issue 13)
+    model.compile(g_optimizer=g_opt or plain_adam(), d_optimizer=d_opt or plain_adam(), loss=loss)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GANWarning)
         history = model.fit(

@@ -41,8 +41,9 @@ def _make(case):
     model = small_model(architecture, **overrides)
     if model.ema_generator is not None:
         # Make the EMA generator differ from the raw one, so the test sees which is exported.
-        for variable in model.ema_generator.trainable_variables:
-            variable.assign(variable * 0.5 + 0.01)
+        for variable in model.ema_generator.weights:  # its own weights (it is not trainable itself)
+            if "moving_" not in variable.path:
+                variable.assign(variable * 0.5 + 0.01)
     # Non-trivial BatchNorm statistics: exports must use them (training=False).
     for variable in model.inference_generator.non_trainable_variables:
         if "moving_variance" in variable.path:
@@ -104,7 +105,7 @@ def test_the_ema_generator_is_what_gets_exported(exported):
     (onnx_out,) = ort.InferenceSession(str(out_dir / "generator.onnx")).run(["image"], inputs)
     ema = keras.ops.convert_to_numpy(model.ema_generator(inputs["z"], training=False))
     raw = keras.ops.convert_to_numpy(model.generator(inputs["z"], training=False))
-    assert np.max(np.abs(ema - raw)) > 1e-2  # the two generators really differ
+    assert np.max(np.abs(ema - raw)) > 0.05 * np.max(np.abs(raw))  # the two generators really differ
     np.testing.assert_allclose(onnx_out, ema, rtol=0, atol=1e-4)
     assert exported["dcgan"][2]["generator"]["ema"] is False
 

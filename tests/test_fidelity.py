@@ -114,6 +114,11 @@ def test_ada_threshold_of_a_wasserstein_critic_is_the_midpoint_of_its_scores():
     model.compile(loss="hinge")
     model.adapt_augmentation(tf.constant([[5.0]]), tf.constant([[1.0]]))
     assert seen[-1] == 0.0
+    model.compile(loss="least_squares")  # targets 0 (fake) and 1 (real)
+    model.adapt_augmentation(tf.constant([[5.0]]), tf.constant([[1.0]]))
+    assert seen[-1] == 0.5
+    stats = model.discriminator_stats(tf.constant([[0.6], [0.4]]), tf.constant([[0.2], [0.45]]))
+    assert float(stats["d_accuracy"]) == 0.75  # 0.6 real, 0.2 and 0.45 fake: three of four at 0.5
 
 
 def test_penalties_are_taken_with_respect_to_the_clean_reals():

@@ -132,9 +132,14 @@ def test_compile_defaults_are_the_papers():
     model = StyleGAN(**TINY)
     model.compile(g_optimizer=None, d_optimizer=None, loss=None)  # what ganzoo.training passes when unset
     assert model.adversarial_loss.name == "non_saturating"
-    for optimizer in (model.g_optimizer, model.d_optimizer):
-        assert float(optimizer.learning_rate) == pytest.approx(2e-3) and float(optimizer.beta_1) == 0.0
-        assert float(optimizer.beta_2) == pytest.approx(0.99)
+    # Adam(2e-3, 0, 0.99), with the official lazy-regularization correction c = 16 / 17 on D (R1 every
+    # 16 steps as its own step); G has no path-length term by default, so no correction.
+    g, d = model.g_optimizer, model.d_optimizer
+    assert float(g.learning_rate) == pytest.approx(2e-3) and float(g.beta_2) == pytest.approx(0.99)
+    assert float(d.learning_rate) == pytest.approx(2e-3 * 16 / 17) and float(d.beta_2) == pytest.approx(
+        0.99 ** (16 / 17)
+    )
+    assert float(g.beta_1) == float(d.beta_1) == 0.0
 
 
 def test_fit_runs_every_regularizer_and_tracks_w_avg(trained):
@@ -142,7 +147,7 @@ def test_fit_runs_every_regularizer_and_tracks_w_avg(trained):
     for name in ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "pl_mean", "d_grad_norm", "g_grad_norm"):
         assert name in history and np.all(np.isfinite(history[name])), name
     assert history["r1_penalty"][0] > 0 and history["pl_penalty"][0] > 0  # lazy terms were computed
-    assert int(model.g_optimizer.iterations.numpy()) == 8
+    assert int(model.g_optimizer.iterations.numpy()) == 8 + 4  # + separate path-length steps at 0, 2, 4, 6
     assert float(model.pl_mean.numpy()) > 0
     assert np.abs(model.w_avg).sum() > 0  # moved from its zero start
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(before, model.generator.trainable_weights))
@@ -162,7 +167,7 @@ def test_fit_in_graph_mode_with_lazy_regularizers():
     history = model.fit(image_batches((8, 8, 1), n=48, batch_size=8), epochs=1, verbose=0).history
     for name in ("d_loss", "g_loss", "r1_penalty", "pl_penalty", "pl_mean"):
         assert np.isfinite(history[name][0]) and history[name][0] != 0, name
-    assert int(model.d_optimizer.iterations.numpy()) == 6
+    assert int(model.d_optimizer.iterations.numpy()) == 6 + 3  # + separate R1 steps at steps 0, 2, 4
 
 
 def test_save_load_keeps_w_avg_pl_mean_and_samples(trained):

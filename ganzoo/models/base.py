@@ -413,8 +413,9 @@ class GAN(keras.Model):
         if optimizer is None:
             optimizer = self.default_optimizer()
             if isinstance(optimizer, keras.optimizers.Adam) and not callable(optimizer._learning_rate):
+                learning_rate = float(ops.convert_to_numpy(optimizer.learning_rate))  # a MirroredVariable too
                 lr, optimizer.beta_1, optimizer.beta_2 = self.adam_settings(
-                    network, float(optimizer.learning_rate), optimizer.beta_1, optimizer.beta_2
+                    network, learning_rate, optimizer.beta_1, optimizer.beta_2
                 )
                 optimizer.learning_rate = lr
         optimizer = keras.optimizers.get(optimizer)
@@ -673,15 +674,21 @@ class GAN(keras.Model):
         """ADA: move the augmentation probability with D's overfitting signal, after each D step.
 
         ADA's heuristic ``E[sign(D(real))]`` assumes D's decision threshold is 0, true of logistic-type
-        losses; a Wasserstein critic's scores have no fixed origin, so for it the signs are taken
-        around the midpoint of this step's mean real and fake scores.
+        losses; the signs are taken around :meth:`decision_threshold` (0.5 for least squares; for a
+        Wasserstein or relativistic D, whose scores have no fixed origin, the midpoint of this step's
+        mean real and fake scores).
         """
-        if self.augmenter is None:
-            return
-        threshold = ops.zeros((), "float32")
-        if self.adversarial_loss.name == "wasserstein":
-            threshold = 0.5 * (ops.mean(ops.cast(real_logits, "float32")) + ops.mean(ops.cast(fake_logits, "float32")))
-        self.augmenter.update(real_logits, ops.stop_gradient(threshold))
+        if self.augmenter is not None:
+            self.augmenter.update(real_logits, ops.stop_gradient(self.decision_threshold(real_logits, fake_logits)))
+
+    def decision_threshold(self, real_logits, fake_logits):
+        """The score between D's "real" and "fake" for this loss (``AdversarialLoss.threshold``)."""
+        if self.adversarial_loss.threshold is not None:
+            return ops.convert_to_tensor(self.adversarial_loss.threshold, "float32")
+        midpoint = 0.5 * (ops.mean(ops.cast(real_logits, "float32")) + ops.mean(ops.cast(fake_logits, "float32")))
+        if distribute.replicas_in_sync() > 1:  # the global batch's midpoint, as on one device
+            midpoint = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, midpoint)
+        return midpoint
 
     def generator_step(self, batch_size, labels, real=None) -> dict[str, tf.Tensor]:
         """One G update; a relativistic loss also judges this step's ``real`` batch."""
@@ -725,15 +732,15 @@ class GAN(keras.Model):
             return ops.where(applied, norm, 0.0), ops.cast(applied, "float32")
         return norm, 1.0
 
-    @staticmethod
-    def discriminator_stats(real_logits, fake_logits) -> dict[str, tf.Tensor]:
-        """Mean logits on real and fake, and the fraction D classifies correctly (threshold 0)."""
+    def discriminator_stats(self, real_logits, fake_logits) -> dict[str, tf.Tensor]:
+        """Mean logits on real and fake, and the fraction D classifies correctly (at :meth:`decision_threshold`)."""
         real_logits = ops.cast(real_logits, "float32")
         fake_logits = ops.cast(fake_logits, "float32")
+        threshold = self.decision_threshold(real_logits, fake_logits)
         correct = ops.concatenate(
             [
-                ops.reshape(ops.cast(real_logits > 0, "float32"), (-1,)),
-                ops.reshape(ops.cast(fake_logits <= 0, "float32"), (-1,)),
+                ops.reshape(ops.cast(real_logits > threshold, "float32"), (-1,)),
+                ops.reshape(ops.cast(fake_logits <= threshold, "float32"), (-1,)),
             ]
         )
         return {"d_real": ops.mean(real_logits), "d_fake": ops.mean(fake_logits), "d_accuracy": ops.mean(correct)}
@@ -773,7 +780,7 @@ class GAN(keras.Model):
         fake_logits = self.discriminate(fake, labels, training=False)
         return self.record(
             d_loss=self.adversarial_loss.d(real_logits, fake_logits),
-            g_loss=self.adversarial_loss.g(fake_logits),
+            g_loss=self.adversarial_loss.g(fake_logits, real_logits),
             **self.discriminator_stats(real_logits, fake_logits),
         )
 

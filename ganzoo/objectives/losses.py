@@ -24,6 +24,10 @@ class AdversarialLoss(NamedTuple):
     d: Callable  # d(real_logits, fake_logits, real_target=1.0) -> scalar
     g: Callable  # g(fake_logits, real_logits=None) -> scalar
     relativistic: bool = False  # g needs the logits of a real batch (paired with the fakes)
+    # D's decision threshold between "real" and "fake" scores: 0 for logistic losses and hinge, 0.5 for
+    # least squares (targets 0 and 1), None where scores have no fixed origin (Wasserstein, relativistic):
+    # then the midpoint of a batch's mean real and fake scores.
+    threshold: float | None = 0.0
 
 
 def _mean(x):
@@ -96,10 +100,10 @@ LOSSES: dict[str, AdversarialLoss] = {
     for loss in (
         AdversarialLoss("minimax", minimax_d, minimax_g),
         AdversarialLoss("non_saturating", minimax_d, non_saturating_g),
-        AdversarialLoss("least_squares", least_squares_d, least_squares_g),
+        AdversarialLoss("least_squares", least_squares_d, least_squares_g, threshold=0.5),
         AdversarialLoss("hinge", hinge_d, hinge_g),
-        AdversarialLoss("wasserstein", wasserstein_d, wasserstein_g),
-        AdversarialLoss("relativistic", relativistic_d, relativistic_g, relativistic=True),
+        AdversarialLoss("wasserstein", wasserstein_d, wasserstein_g, threshold=None),
+        AdversarialLoss("relativistic", relativistic_d, relativistic_g, relativistic=True, threshold=None),
     )
 }
 

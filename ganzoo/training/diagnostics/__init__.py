@@ -28,7 +28,7 @@ GANWarning)`` turns them into exceptions), a one-line ``print`` and an entry of 
     trend: over the last ``oscillation_window`` steps, the smoothed (moving average of ``smooth``
     steps), linearly detrended series alternates at least ``2 * oscillation_cycles`` times
     between above ``+h`` and below ``-h``, with ``h = oscillation_amplitude * max(|median loss|,
-    0.1)`` for the losses and ``h = accuracy_amplitude`` for ``d_accuracy``. The hysteresis makes
+    oscillation_floor)`` for the losses and ``h = accuracy_amplitude`` for ``d_accuracy``. The hysteresis makes
     minibatch noise (many small crossings) and slow drifts (few crossings) not count.
 ``divergence``
     A NaN or Inf in any log (reported at the first step it appears, with the losses concerned and

@@ -71,6 +71,9 @@ class GANMonitor(
         oscillation_window: steps of the oscillation analysis (200).
         oscillation_cycles: full up-down cycles needed in that window (3).
         oscillation_amplitude: swing threshold of the losses, relative to their median (0.3).
+        oscillation_floor: the smallest median the losses' threshold is taken relative to (0.5): a
+            pix2pix D loss of 0.3 (halved, as its paper) swinging by +-0.13 is step-to-step noise of
+            a healthy run (its zoo run), not an oscillation.
         accuracy_amplitude: swing threshold of ``d_accuracy``, absolute (0.2).
         smooth: moving-average length applied before counting swings (5 steps).
         explode_ratio: gradient norm growth over its first-step value meaning divergence (1e3).
@@ -108,6 +111,7 @@ class GANMonitor(
         oscillation_window: int = 200,
         oscillation_cycles: int = 3,
         oscillation_amplitude: float = 0.3,
+        oscillation_floor: float = 0.5,
         accuracy_amplitude: float = 0.2,
         smooth: int = 5,
         explode_ratio: float = 1e3,
@@ -163,6 +167,7 @@ class GANMonitor(
         self.oscillation_window = int(oscillation_window)
         self.oscillation_cycles = int(oscillation_cycles)
         self.oscillation_amplitude = float(oscillation_amplitude)
+        self.oscillation_floor = float(oscillation_floor)
         self.accuracy_amplitude = float(accuracy_amplitude)
         self.smooth = int(smooth)
         self.explode_ratio = float(explode_ratio)

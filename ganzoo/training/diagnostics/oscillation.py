@@ -24,7 +24,11 @@ class OscillationChecks:
             if series is None or len(series) < w or not np.isfinite(series).all():
                 continue
             median = float(np.median(series))
-            h = self.oscillation_amplitude * max(abs(median), 0.1) if relative else self.accuracy_amplitude
+            h = (
+                self.oscillation_amplitude * max(abs(median), self.oscillation_floor)
+                if relative
+                else self.accuracy_amplitude
+            )
             residual, rise = detrend(moving_average(series, self.smooth))
             swings = alternations(residual, h)
             swing = float(np.percentile(residual, 95) - np.percentile(residual, 5))
