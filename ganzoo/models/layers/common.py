@@ -87,7 +87,7 @@ class SampleLayerNorm(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="ganzoo")
 class SpectralNorm(keras.layers.Wrapper):
-    """Spectral normalization (Miyato et al. 2018) of a ``Dense`` or ``Conv2D`` layer, differentiated through sigma.
+    """Spectral normalization (Miyato et al. 2018) of a ``Dense``, ``Conv2D`` or ``Embedding`` layer, through sigma.
 
     The layer computes with ``W / sigma(W)``, ``sigma`` estimated by one power iteration per training
     step from a persistent vector ``u`` (``u`` and ``v`` are constants to the gradient), as chainer's
