@@ -51,14 +51,14 @@ def test_shipped_digits_classifier_and_its_card():
     assert card["test_accuracy"] >= 0.95 and card["purpose"].startswith("feature extractor")
     for field in ("name", "data", "command", "date", "versions"):
         assert card[field], field
-    assert card["seed"] == 0 and card["command"].startswith("python tools/train_digits_classifier.py")
+    assert card["seed"] == 0 and card["command"].startswith("python tools/train_classifier.py")
     assert set(card["versions"]) >= {"tensorflow", "keras"}
     extractor = evaluation.digits_classifier()
     assert digest[:12] in extractor.name and extractor.feature_dim == 128
 
 
 def test_a_missing_classifier_says_how_to_get_one(tmp_path):
-    with pytest.raises(FileNotFoundError, match="train_digits_classifier.py"):
+    with pytest.raises(FileNotFoundError, match="train_classifier.py"):
         evaluation.digits_classifier(tmp_path / "nothing.keras")
 
 

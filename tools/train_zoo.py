@@ -24,26 +24,33 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import keras
+import matplotlib
 import numpy as np
 
 from ganzoo import latent as latent_tools
 from ganzoo.data import pairs as image_tasks
-from ganzoo.data.datasets import mixture_modes
+from ganzoo.data.datasets import mixture_modes, num_examples
 from ganzoo.deploy import zoo
 from ganzoo.deploy.exporter import export
 from ganzoo.deploy.loading import load_model
+from ganzoo.evaluation import cas as cas_lib
 from ganzoo.evaluation import evaluate as evaluation
 from ganzoo.evaluation import image_tasks as image_eval
-from ganzoo.evaluation import metrics as metrics_lib
 from ganzoo.training.callbacks import default_labels
 from ganzoo.training.run import TrainConfig, load_dataset, train
 from ganzoo.utils import images as image_utils
+from ganzoo.utils.files import write_json
 from ganzoo.utils.images import image_grid, plot_points, save_grid, save_png
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
 ROOT = Path(__file__).resolve().parent.parent
 DIGITS_LIMITS = (
@@ -56,6 +63,40 @@ PHOTO_LIMITS = (
     "people or evidence; its outputs are plausible guesses, not recovered detail."
 )
 DIGITS_LICENSE = "Apache-2.0 (weights); training data: scikit-learn digits (UCI optical digits, CC BY 4.0)"
+FASHION_LIMITS = (
+    "Trained on Fashion-MNIST's 60,000 28x28 grayscale product photos on two CPU cores: it draws small, "
+    "low-resolution garments, shoes and bags in that catalogue style only. Not a fashion design tool, not for "
+    "product listings, and not a stand-in for photos of real products or people."
+)
+FASHION_LICENSE = "Apache-2.0 (weights); training data: Fashion-MNIST (Zalando Research, MIT license)"
+# FID against the 10,000 test images after every epoch (fixed latents), for the card's curve and early stopping.
+FASHION_CURVE = dict(n=5000, patience=2)
+
+
+def fashion_recipe(architecture: str, epochs: int, description: str, **settings) -> dict:
+    """A Fashion-MNIST entry: ``epochs`` at most (it stops earlier when FID stops improving), the FID curve."""
+    model = settings.pop("model", {})
+    return dict(
+        phases=[
+            TrainConfig(
+                architecture=architecture,
+                data="fashion_mnist",
+                epochs=epochs,
+                batch_size=64,
+                seed=0,
+                model=model,
+                **settings,
+            )
+        ],
+        description=description,
+        intended_use="A baseline on a real benchmark: compare GAN families and stabilizers with the numbers in its "
+        "card; synthetic training data experiments; fine-tuning on similar 28x28 grayscale images.",
+        limitations=FASHION_LIMITS,
+        license=FASHION_LICENSE,
+        curve=FASHION_CURVE,
+    )
+
+
 PHOTOS_LICENSE = "Apache-2.0 (weights); training data: scikit-image's sample photos (see skimage.data for each license)"
 
 # SRResNet learning a residual over bicubic upscaling (upsample_skip), no batch norm in G; a small D head.
@@ -71,6 +112,20 @@ SRGAN_X2 = dict(
 )
 
 RECIPES: dict[str, dict] = {
+    "cgan-fashion": fashion_recipe(
+        "cgan",
+        12,
+        "Class-conditional GAN (DCGAN networks, label embedding in G, projection discriminator) generating a "
+        "requested Fashion-MNIST class 0-9 at 28x28.",
+        model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+    ),
+    "dcgan-fashion": fashion_recipe(
+        "dcgan",
+        12,
+        "DCGAN generating 28x28 Fashion-MNIST images (the paper's networks sized from 7x7, N(0, 0.02) weights, "
+        "Adam(2e-4, 0.5)), EMA generator.",
+        model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+    ),
     "dcgan-digits": dict(
         phases=[
             TrainConfig(
@@ -257,14 +312,34 @@ RECIPES: dict[str, dict] = {
 }
 
 
-def train_phases(name: str, phases: list[TrainConfig], run_dir: Path) -> tuple:
-    """Run each phase into ``run_dir`` (one phase) or ``run_dir/phase_K``; a phase may start from the one before."""
+def train_phases(name: str, phases: list[TrainConfig], run_dir: Path, curve: dict | None = None) -> tuple:
+    """Run each phase into ``run_dir`` (one phase) or ``run_dir/phase_K``; a phase may start from the one before.
+
+    With ``curve`` (one phase), FID against the evaluation split is measured after every epoch on fixed
+    latents (``curve["n"]`` samples) and training stops once it has not improved for ``curve["patience"]``
+    epochs; the curve is written to ``run_dir/fid_curve.json``.
+    """
     model, configs, previous = None, [], None
     for k, config in enumerate(phases):
         if config.init_from == "{previous}":
             config = dataclasses.replace(config, init_from=str(previous))
         out = run_dir if len(phases) == 1 else run_dir / f"phase_{k + 1}"
-        model = train(config, out, verbose=2)
+        callbacks = []
+        if curve is not None:
+            fid = evaluation.MetricCallback(
+                ("fid",),
+                n=curve["n"],
+                data_spec=config.data,
+                split=evaluation.DEFAULT_SPLITS.get(config.data, "train"),
+                n_real=10_000,
+                verbose=True,
+            )
+            callbacks = [fid, keras.callbacks.EarlyStopping(monitor="fid", patience=curve["patience"], mode="min")]
+        model = train(config, out, verbose=2, extra_callbacks=callbacks)
+        if curve is not None:
+            steps = -(-(num_examples(config.data) // config.batch_size) // model.d_steps)  # generator updates
+            points = [{"epoch": e, "step": e * steps, "fid": v["fid"]} for e, v in callbacks[0].history]
+            write_json(out / "fid_curve.json", {"n_fake": curve["n"], "points": points})
         previous = out / "model.keras"
         configs.append(dataclasses.asdict(config))
     return model, configs
@@ -283,7 +358,7 @@ def build(name: str, reuse_run: bool = False) -> dict:
         # The run's own duration: its config is written first, its final model last.
         train_seconds = (last / "model.keras").stat().st_mtime - (first / "config.json").stat().st_mtime
     else:
-        model, configs = train_phases(name, phases, run_dir)
+        model, configs = train_phases(name, phases, run_dir, curve=recipe.get("curve"))
         train_seconds = time.time() - started
 
     folder = ROOT / "exported" / name
@@ -301,6 +376,9 @@ def build(name: str, reuse_run: bool = False) -> dict:
     else:
         export_info, metrics = generator_entry(model, config, staging)
     model.save(staging / "model.keras")
+    curve = fid_curve(run_dir, staging)
+    if curve is not None:
+        metrics["fid_curve"] = curve
 
     card = zoo.write_card(
         staging,
@@ -341,8 +419,27 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
         save_png(growth_strip(model), staging / "growth.png", upscale=3)
     metrics = evaluation.evaluate_model(model, config.data, seed=0)
     if not points:
-        metrics["reference"] = real_data_reference(config.data, model.image_shape)
+        metrics["reference"] = evaluation.real_floor(config.data, model.image_shape)
+    if model.is_conditional and config.data == "fashion_mnist":
+        metrics["cas"] = cas_lib.classification_accuracy_score(model, config.data, seed=0)
     return export_summary(manifest), metrics
+
+
+def fid_curve(run_dir: Path, staging: Path) -> dict | None:
+    """The run's FID-against-steps curve (``fid_curve.json``, written by ``train_phases``) as card data and a plot."""
+    file = run_dir / "fid_curve.json"
+    if not file.is_file():
+        return None
+    curve = json.loads(file.read_text())
+    steps, fids = [p["step"] for p in curve["points"]], [p["fid"] for p in curve["points"]]
+    figure, axis = plt.subplots(figsize=(4.5, 3), dpi=100)
+    axis.plot(steps, fids, marker="o")
+    axis.set(xlabel="generator steps", ylabel=f"FID ({curve['n_fake']} samples vs test)", title=staging.name[1:-8])
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(staging / "fid_curve.png")
+    plt.close(figure)
+    return curve
 
 
 def export_summary(manifest: dict) -> dict:
@@ -355,7 +452,7 @@ def export_summary(manifest: dict) -> dict:
     }
 
 
-FIGURES = ("samples.png", "growth.png", "truncation.png", "mixing.png")
+FIGURES = ("samples.png", "growth.png", "truncation.png", "mixing.png", "fid_curve.png")
 
 
 def reexport(name: str) -> dict:
@@ -403,7 +500,7 @@ def stylegan_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, dic
     metrics["truncation_0.7"] = evaluation.evaluate_model(
         _Truncated(model, 0.7), config.data, seed=0, metrics=("fid", "kid", "pr")
     )
-    metrics["reference"] = real_data_reference(config.data, model.image_shape)
+    metrics["reference"] = evaluation.real_floor(config.data, model.image_shape)
     return export_summary(manifest), metrics
 
 
@@ -455,16 +552,6 @@ def task_metrics(model, config: TrainConfig) -> dict:
         )
     baseline = np.repeat(sources, targets.shape[-1] // sources.shape[-1], axis=-1)  # the input itself (gray as RGB)
     return image_eval.evaluate_translation(lambda x: model.translate(x, raw=True), sources, targets, baseline=baseline)
-
-
-def real_data_reference(data_spec: str, image_shape) -> dict:
-    """The same metrics for the held-out real images against the training images: the floor a model can reach."""
-    train_images, _ = evaluation.load_real(data_spec, "train", image_shape)
-    test_images, _ = evaluation.load_real(data_spec, "test", image_shape)
-    extractor = evaluation.default_extractor(data_spec, image_shape)
-    result = metrics_lib.evaluate(train_images, test_images, extractor, seed=0)
-    result["what"] = f"real {data_spec} test split ({len(test_images)}) scored as if generated, against the train split"
-    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,11 @@ Specs accepted by ``load``:
   fixed split seed), ``test`` (the other 10 %), ``all``.
 - ``"faces"``: the 100 face crops of scikit-image's ``lfw_subset`` (25x25 grayscale), no labels.
   Default size 32x32. Splits ``train`` (first 90), ``test`` (last 10), ``all``.
+- ``"fashion_mnist"``: Fashion-MNIST (Xiao et al. 2017; 60,000 train and 10,000 test images, 28x28
+  grayscale, 10 classes), read from its IDX files wherever they are (the Debian package
+  ``dataset-fashion-mnist``, Keras' dataset cache, ``$GANZOO_FASHION_MNIST`` or ``data_dir``, a prepared
+  TFDS ``fashion_mnist``; see :mod:`ganzoo.data.fashion_mnist`). Default size 28x28. Splits ``train``,
+  ``test`` (the official ones) and ``all``.
 - ``"ring8"``, ``"grid25"``: mixtures of Gaussians (8 modes on a circle of radius 2 with std 0.02;
   5x5 modes at {-4, -2, 0, 2, 4}^2 with std 0.05). Labels are mode indices. ``train`` is drawn
   from ``seed``, ``test`` from a fixed seed of its own.
@@ -32,23 +37,25 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from ganzoo.data import fashion_mnist
 from ganzoo.errors import DataError
 
 __all__ = ["DataError", "load", "from_arrays", "num_examples", "mixture_modes", "SPECS", "IMAGE_EXTENSIONS"]
 
-SPECS = ("digits", "faces", "ring8", "grid25", "tfds:NAME[:SPLIT]", "folder:PATH")
+SPECS = ("digits", "faces", "fashion_mnist", "ring8", "grid25", "tfds:NAME[:SPLIT]", "folder:PATH")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
-_NAMED = ("digits", "faces", "ring8", "grid25")
+_NAMED = ("digits", "faces", "fashion_mnist", "ring8", "grid25")
 _SPLITS = {
     "digits": ("train", "test", "all"),
     "faces": ("train", "test", "all"),
+    "fashion_mnist": ("train", "test", "all"),
     "ring8": ("train", "test"),
     "grid25": ("train", "test"),
     # A folder has no held-out part; "train" is accepted because it is load()'s default.
     "folder": ("train", "all"),
 }
-_DEFAULT_SIZE = {"digits": (16, 16), "faces": (32, 32)}
+_DEFAULT_SIZE = {"digits": (16, 16), "faces": (32, 32), "fashion_mnist": (28, 28)}
 _DIGITS_SPLIT_SEED = 0  # fixed so that train/test never overlap, whatever seed the caller uses
 _DIGITS_TEST_FRACTION = 0.1
 _FACES_TRAIN = 90
@@ -84,7 +91,7 @@ def load(
     source's channel count. ``seed`` fixes the shuffle order (reshuffled every epoch) and the
     mixture samples. ``cache`` keeps the preprocessed examples in memory when they take at most
     1 GiB. ``num_samples`` is the number of points of a mixture (default 10 000).
-    ``data_dir`` is TFDS's data directory.
+    ``data_dir`` is TFDS's data directory, or the folder of Fashion-MNIST's IDX files.
 
     Raises DataError, naming what was wrong and what was expected, for a bad spec, argument or file.
     """
@@ -94,8 +101,8 @@ def load(
     kind, arg = _parse_spec(spec)
     if num_samples is not None and kind not in ("ring8", "grid25"):
         raise DataError(f"num_samples only applies to the mixtures ring8 and grid25, not to {spec!r}.")
-    if data_dir is not None and kind != "tfds":
-        raise DataError(f"data_dir only applies to 'tfds:' specs, not to {spec!r}.")
+    if data_dir is not None and kind not in ("tfds", "fashion_mnist"):
+        raise DataError(f"data_dir only applies to 'tfds:' specs and fashion_mnist, not to {spec!r}.")
     if kind != "tfds":
         _check_split(kind, split)
     if kind in ("ring8", "grid25"):
@@ -108,7 +115,7 @@ def load(
         return _load_folder(arg, size, channels, with_labels, batching)
     if kind == "faces" and with_labels:
         raise DataError("faces has no classes: load it with with_labels=False.")
-    images, labels, value_range = _load_named(kind, split)
+    images, labels, value_range = _load_named(kind, split, data_dir)
     return _from_images(
         images,
         labels if with_labels else None,
@@ -175,6 +182,9 @@ def num_examples(spec: str, split: str = "train", data_dir: str | None = None, n
         from sklearn.datasets import load_digits
 
         return len(_digits_split_indices(load_digits().target)[split])
+    if kind == "fashion_mnist":
+        sizes = fashion_mnist.SIZES
+        return sizes[split] if split in sizes else sum(sizes.values())
     return {"train": _FACES_TRAIN, "test": 100 - _FACES_TRAIN, "all": 100}[split]
 
 
@@ -395,8 +405,13 @@ def _digits_split_indices(target: np.ndarray) -> dict[str, np.ndarray]:
     return {"train": np.sort(train), "test": np.sort(test), "all": everything}
 
 
-def _load_named(kind: str, split: str) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float]]:
-    """(images (N, H, W, 1), labels or None, value range) of the digits or faces split."""
+def _load_named(
+    kind: str, split: str, data_dir: str | None = None
+) -> tuple[np.ndarray, np.ndarray | None, tuple[float, float]]:
+    """(images (N, H, W, 1), labels or None, value range) of the digits, faces or Fashion-MNIST split."""
+    if kind == "fashion_mnist":
+        images, labels = fashion_mnist.load_arrays(split, data_dir, tfds_fallback=_tfds_fashion_mnist)
+        return images[..., None], labels, (0.0, 255.0)
     if kind == "digits":
         from sklearn.datasets import load_digits
 
@@ -408,6 +423,17 @@ def _load_named(kind: str, split: str) -> tuple[np.ndarray, np.ndarray | None, t
     faces = skdata.lfw_subset()[:100]  # the other 100 crops are not faces
     part = {"train": faces[:_FACES_TRAIN], "test": faces[_FACES_TRAIN:], "all": faces}[split]
     return part[..., None], None, (0.0, 1.0)
+
+
+def _tfds_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fashion-MNIST's split from TFDS when it is prepared in TFDS' default folder (never downloads)."""
+    import tensorflow_datasets as tfds  # slow to import: only when the IDX files were not found
+
+    builder = tfds.builder("fashion_mnist")
+    if not builder.is_prepared():
+        return None
+    data = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, shuffle_files=False))
+    return data["image"][..., 0], data["label"].astype(np.uint8)
 
 
 def _load_mixture(name: str, split: str, with_labels: bool, count: int, batching: _Batching) -> tf.data.Dataset:

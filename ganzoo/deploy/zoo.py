@@ -64,7 +64,7 @@ from ganzoo.errors import (
     UnsafeArchiveError,
     unknown_name_error,
 )
-from ganzoo.utils.files import CHUNK, sha256_file, write_json
+from ganzoo.utils.files import CHUNK, offline_mode, sha256_file, write_json
 from ganzoo.utils.versions import versions
 
 __all__ = [
@@ -288,7 +288,7 @@ def validate_card(card: dict[str, Any]) -> list[str]:
 def _offline(offline: bool | None) -> bool:
     if offline is not None:
         return bool(offline)
-    return os.environ.get("GANZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return offline_mode()
 
 
 def path(name: str, *, offline: bool | None = None) -> Path:

@@ -7,18 +7,22 @@
 Protocol (what :func:`evaluate_model` does, and what it reports):
 
 * **Real samples**: the *whole* ``split`` of ``data_spec`` from :func:`ganzoo.data.load`, unshuffled,
-  at the model's image size and channel count. The default split is ``"train"``: Fréchet distances
-  need more samples than feature dimensions (128 for the digits classifier), and the digits test
-  split holds 180 images. Pass ``split="test"`` for held-out numbers (and compare them only with
-  numbers from the same split).
+  at the model's image size and channel count. The default split is the data set's
+  (:data:`DEFAULT_SPLITS`): ``"test"`` for Fashion-MNIST (its 10,000 test images), ``"train"`` for the
+  digits, whose test split (180 images) is smaller than the 128 feature dimensions a Fréchet distance
+  needs. Compare numbers only with numbers from the same split and sample sizes.
 * **Fake samples**: ``model.generate(n_fake, seed=seed, raw=True)`` (float in [-1, 1]); ``n_fake``
-  defaults to the number of real samples. Conditional models get labels drawn (``seed``) from the
-  real split's label frequencies.
-* **Features**: ``extractor`` (any :class:`ganzoo.metrics.FeatureExtractor`). Default for digits:
-  the shipped digits classifier (:func:`digits_classifier`, 128-d ``features`` layer; its name
-  carries the sha256 prefix of the weights). Default for other image data: Keras InceptionV3 with
-  ImageNet weights, *only* if they are already in the Keras cache (nothing is downloaded);
-  otherwise a ``ValueError`` says how to pass an extractor.
+  defaults to the number of real samples (at most 10,000). Conditional models get labels drawn
+  (``seed``) from the real split's label frequencies.
+* **Features**: ``extractor`` (any :class:`ganzoo.metrics.FeatureExtractor`). Default for ``digits``
+  and ``fashion_mnist``: the zoo's domain classifier of that data (:func:`domain_classifier`, 128-d
+  ``features`` layer; its name carries the sha256 prefix of the weights). Default for other image
+  data: Keras InceptionV3 with ImageNet weights, *only* if they are already in the Keras cache (nothing
+  is downloaded); otherwise a ``ValueError`` says how to pass an extractor.
+* **Floor** (:func:`real_floor`): the same metrics for real images that no model made, a seeded
+  subsample of the training split (as many as the evaluation split holds) against the evaluation
+  split, in the same features. In a domain classifier's features the floor is close to 0: quote a
+  model's FID beside it rather than as a ratio.
 * **Metrics**: :func:`ganzoo.metrics.evaluate` (FID, KID mean/std over subsets, improved
   precision/recall with k=3, density/coverage with k=5), whose protocol fields are included.
 * **Class accuracy** (conditional models, extractor with ``probabilities``): the share of
@@ -52,7 +56,11 @@ from ganzoo.utils.files import sha256_file
 
 __all__ = [
     "DIGITS_CLASSIFIER",
+    "CLASSIFIERS",
+    "DEFAULT_SPLITS",
     "digits_classifier",
+    "domain_classifier",
+    "real_floor",
     "default_extractor",
     "load_real",
     "evaluate_model",
@@ -63,6 +71,8 @@ __all__ = [
 ]
 
 DIGITS_CLASSIFIER = "digits-classifier"  # the zoo entry
+CLASSIFIERS = {"digits": DIGITS_CLASSIFIER, "fashion_mnist": "fashion-classifier"}  # data spec -> zoo entry
+DEFAULT_SPLITS = {"fashion_mnist": "test"}  # the split evaluate_model compares with; "train" otherwise
 _MIXTURES = ("ring8", "grid25")
 _POINT_METRICS = ("modes",)
 _DEFAULT_POINT_SAMPLES = 2500
@@ -74,21 +84,26 @@ _CLASSIFIER_CACHE: dict[str, Any] = {}
 # The digits classifier
 
 
-def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 256) -> metrics_lib.ClassifierFeatures:
-    """The zoo's digits classifier as a feature extractor (128-d ``features`` + class probabilities).
+def domain_classifier(
+    data_spec: str = "digits", path: str | os.PathLike | None = None, batch_size: int = 256
+) -> metrics_lib.ClassifierFeatures:
+    """The zoo's classifier of ``data_spec`` as a feature extractor (128-d ``features`` + class probabilities).
 
-    Loads the zoo entry ``digits-classifier`` (hash-verified against its card, wherever the zoo
-    lives: a source checkout or an installed wheel), or the ``.keras`` file ``path``, and wraps it
-    in :class:`ganzoo.metrics.ClassifierFeatures` named
-    ``ganzoo-digits-classifier/features-128/sha256:<first 12 hex digits>`` so that reports say
-    exactly which weights produced them. Build it with ``python tools/train_digits_classifier.py``.
+    Loads the zoo entry of :data:`CLASSIFIERS` (``digits-classifier``, ``fashion-classifier``;
+    hash-verified against its card, wherever the zoo lives: a source checkout or an installed wheel),
+    or the ``.keras`` file ``path``, and wraps it in :class:`ganzoo.metrics.ClassifierFeatures` named
+    ``ganzoo-<entry>/features-128/sha256:<first 12 hex digits>`` so that reports say exactly which
+    weights produced them. Build one with ``python tools/train_classifier.py --data DATA``.
     """
-    file = Path(path) if path is not None else zoo.path(DIGITS_CLASSIFIER) / zoo.MODEL_FILE
+    if data_spec not in CLASSIFIERS:
+        raise ValueError(f"ganzoo ships classifiers for {', '.join(CLASSIFIERS)}, not for {data_spec!r}.")
+    entry = CLASSIFIERS[data_spec]
+    file = Path(path) if path is not None else zoo.path(entry) / zoo.MODEL_FILE
     if not file.is_file():
         raise FileNotFoundError(
-            f"The digits classifier {file} is missing. Train it with `python tools/train_digits_classifier.py` "
-            "(about a minute on a CPU), or pass extractor= explicitly (e.g. "
-            "ganzoo.metrics.ClassifierFeatures(your_classifier))."
+            f"The {data_spec} classifier {file} is missing. Train it with "
+            f"`python tools/train_classifier.py --data {data_spec}` (minutes on a CPU), or pass extractor= "
+            "explicitly (e.g. ganzoo.metrics.ClassifierFeatures(your_classifier))."
         )
     digest = sha256_file(file)
     model = _CLASSIFIER_CACHE.get(digest)
@@ -99,8 +114,13 @@ def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 2
         model,
         layer_name="features",
         batch_size=batch_size,
-        name=f"ganzoo-digits-classifier/features-128/sha256:{digest[:12]}",
+        name=f"ganzoo-{entry}/features-128/sha256:{digest[:12]}",
     )
+
+
+def digits_classifier(path: str | os.PathLike | None = None, batch_size: int = 256) -> metrics_lib.ClassifierFeatures:
+    """:func:`domain_classifier` of the digits (the zoo's ``digits-classifier``)."""
+    return domain_classifier("digits", path, batch_size)
 
 
 def _inception_weights_cached() -> bool:
@@ -115,14 +135,14 @@ def _inception_weights_cached() -> bool:
 
 def default_extractor(data_spec: str, image_shape: Sequence[int]) -> metrics_lib.FeatureExtractor:
     """The extractor :func:`evaluate_model` uses when none is given (see the module docstring)."""
-    if data_spec == "digits":
-        return digits_classifier()
+    if data_spec in CLASSIFIERS:
+        return domain_classifier(data_spec)
     if _inception_weights_cached():
         return metrics_lib.InceptionFeatures(weights="imagenet")
     raise ValueError(
-        f"No feature extractor fits {data_spec!r} images of shape {tuple(image_shape)}: the shipped digits "
-        "classifier only applies to 'digits', and InceptionV3's ImageNet weights are not in the Keras cache "
-        "(~/.keras/models; they cannot be downloaded here). Pass extractor=..., e.g. "
+        f"No feature extractor fits {data_spec!r} images of shape {tuple(image_shape)}: ganzoo ships "
+        f"classifiers for {', '.join(CLASSIFIERS)} only, and InceptionV3's ImageNet weights are not in the Keras cache "
+        "(~/.keras/models; nothing is downloaded). Pass extractor=..., e.g. "
         "ganzoo.metrics.ClassifierFeatures(a_classifier_trained_on_this_data) or "
         "ganzoo.metrics.InceptionFeatures(weights='/path/to/inception_v3_notop.h5'), and report its name "
         "with the numbers."
@@ -207,7 +227,7 @@ def evaluate_model(
     metrics: Sequence[str] = ("fid", "kid", "pr", "dc"),
     n_fake: int | None = None,
     extractor: metrics_lib.FeatureExtractor | None = None,
-    split: str = "train",
+    split: str | None = None,
     seed: int = 0,
     *,
     data_dir: str | None = None,
@@ -215,7 +235,8 @@ def evaluate_model(
 ) -> dict[str, Any]:
     """Evaluate ``model`` against the whole ``split`` of ``data_spec``; numbers plus their protocol.
 
-    ``model`` is a :class:`ganzoo.GAN` (or any object with ``image_shape`` and
+    ``split`` defaults to the data set's (:data:`DEFAULT_SPLITS`). ``model`` is a :class:`ganzoo.GAN`
+    (or any object with ``image_shape`` and
     ``generate(n, seed=, labels=, raw=True)``). ``metrics`` are those of
     :func:`ganzoo.metrics.evaluate` (``fid``, ``kid``, ``pr``, ``dc``, ``is``); ``metric_kwargs``
     (``kid_subsets``, ``kid_subset_size``, ``pr_k``, ``dc_k``, ``is_splits``) go to it. For 2-D
@@ -252,6 +273,7 @@ def evaluate_model(
 
     image_shape = tuple(model.image_shape)
     conditional = _conditional(model)
+    split = split or DEFAULT_SPLITS.get(data_spec, "train")
     real, real_labels = load_real(data_spec, split, image_shape, with_labels=conditional, data_dir=data_dir)
     n_fake = int(n_fake or min(len(real), _MAX_DEFAULT_FAKE))
     if extractor is None:
@@ -303,6 +325,43 @@ def _image_protocol(result: dict[str, Any]) -> str:
     if "dc_k" in result:
         parts.append(f"density/coverage k={result['dc_k']}")
     return "; ".join(parts) + f"; seed {result['seed']}"
+
+
+def real_floor(
+    data_spec: str,
+    image_shape: Sequence[int],
+    metrics: Sequence[str] = ("fid", "kid", "pr", "dc"),
+    extractor: metrics_lib.FeatureExtractor | None = None,
+    split: str | None = None,
+    seed: int = 0,
+    **metric_kwargs,
+) -> dict[str, Any]:
+    """The floor of :func:`evaluate_model`'s numbers: real images that no model made, scored the same way.
+
+    The other split (``train`` for ``test`` and the other way round) plays the generated set against
+    the whole ``split``, in the same features, with the same metric parameters; a larger one is cut to
+    a seeded subsample of ``split``'s size (FID depends on the sample sizes).
+    """
+    split = split or DEFAULT_SPLITS.get(data_spec, "train")
+    other = "test" if split == "train" else "train"
+    real, _ = load_real(data_spec, split, image_shape)
+    stand_in, _ = load_real(data_spec, other, image_shape)
+    if len(stand_in) > len(real):
+        stand_in = stand_in[np.sort(np.random.default_rng(seed).choice(len(stand_in), len(real), replace=False))]
+    extractor = extractor if extractor is not None else default_extractor(data_spec, image_shape)
+    result = metrics_lib.evaluate(
+        _match_channels(real, extractor),
+        _match_channels(stand_in, extractor),
+        extractor,
+        metrics=metrics,
+        seed=seed,
+        **metric_kwargs,
+    )
+    result["what"] = (
+        f"real {data_spec} {other} images ({len(stand_in)}) scored as if generated, against the {split} split "
+        f"({len(real)})"
+    )
+    return result
 
 
 def _class_accuracy(extractor, images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, Any]:

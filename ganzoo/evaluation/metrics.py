@@ -27,7 +27,7 @@ tested) without loading TensorFlow.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,6 +54,8 @@ __all__ = [
     "ClassifierFeatures",
     "build_digits_classifier",
     "train_digits_classifier",
+    "build_feature_classifier",
+    "train_classifier",
     "evaluate",
 ]
 
@@ -762,20 +764,50 @@ def build_digits_classifier(image_size: int = 16, channels: int = 1, num_classes
     return model
 
 
-def train_digits_classifier(
+def build_feature_classifier(image_size: int = 28, channels: int = 1, num_classes: int = 10) -> keras.Model:
+    """CNN with batch norm for 28-32 px images in ``[-1, 1]``: the domain classifier of Fashion-MNIST.
+
+    Two blocks of (conv-BN-ReLU) x 2, max pooling and dropout 0.25 (32 then 64 filters), a 128-unit ReLU
+    layer named ``"features"`` (the FID/KID/precision-recall features), dropout 0.5 and a softmax named
+    ``"probabilities"``. Wider than :func:`build_digits_classifier` because the evaluation protocol asks
+    for at least 92 % test accuracy on Fashion-MNIST (the small CNN reaches about 91 %).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((image_size, image_size, channels), name="images")
+    x = inputs
+    for filters in (32, 64):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu", name="features")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    model = keras.Model(inputs, outputs, name=f"feature_cnn_{image_size}")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def train_classifier(
     images: Any,
     labels: Any,
+    build: Callable[..., keras.Model] | None = None,
     epochs: int = 15,
     seed: int = 0,
     batch_size: int = 32,
     validation_data: tuple[Any, Any] | None = None,
     verbose: int = 0,
 ) -> keras.Model:
-    """Train :func:`build_digits_classifier` on caller-provided ``images`` in ``[-1, 1]``.
+    """Train ``build(image_size=, channels=, num_classes=)`` (default :func:`build_digits_classifier`) on
+    caller-provided ``images`` in ``[-1, 1]`` (``(N, S, S, C)`` or ``(N, S, S)``) and integer ``labels``.
 
-    ``images`` is ``(N, S, S, C)`` or ``(N, S, S)``; ``labels`` integer classes.
-    Seeds Python/numpy/TF with ``keras.utils.set_random_seed(seed)``. Returns the
-    trained model (its ``history`` attribute holds the training curves).
+    Seeds Python/numpy/TF with ``keras.utils.set_random_seed(seed)``. Returns the trained model (its
+    ``history`` attribute holds the training curves).
     """
     import keras
 
@@ -786,7 +818,8 @@ def train_digits_classifier(
     if x.shape[1] != x.shape[2]:
         raise ValueError(f"images must be square, got {x.shape[1:3]}")
     keras.utils.set_random_seed(seed)
-    model = build_digits_classifier(image_size=x.shape[1], channels=x.shape[3], num_classes=max(10, int(y.max()) + 1))
+    build = build or build_digits_classifier
+    model = build(image_size=x.shape[1], channels=x.shape[3], num_classes=max(10, int(y.max()) + 1))
     if validation_data is not None:
         validation_data = (_check_images(validation_data[0]), np.asarray(validation_data[1]))
     model.fit(
@@ -799,6 +832,11 @@ def train_digits_classifier(
         verbose=verbose,
     )
     return model
+
+
+def train_digits_classifier(images: Any, labels: Any, **kwargs) -> keras.Model:
+    """:func:`train_classifier` with :func:`build_digits_classifier` (the digits classifier's recipe)."""
+    return train_classifier(images, labels, build=build_digits_classifier, **kwargs)
 
 
 # ---------------------------------------------------------------------------

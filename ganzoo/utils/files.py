@@ -9,6 +9,12 @@ import tempfile
 from pathlib import Path
 
 CHUNK = 1 << 20
+OFFLINE_ENV = "GANZOO_OFFLINE"
+
+
+def offline_mode() -> bool:
+    """Whether ``$GANZOO_OFFLINE`` forbids network access (1, true, yes or on): the zoo and the data sets ask it."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def sha256_file(path: str | os.PathLike) -> str:

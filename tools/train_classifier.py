@@ -1,13 +1,15 @@
-"""Train the digits classifier that ganzoo's evaluation uses as its feature extractor.
+"""Train a domain classifier that ganzoo's evaluation uses as its feature extractor.
 
-    python tools/train_digits_classifier.py            # writes exported/digits-classifier/{model.keras,card.json}
+    python tools/train_classifier.py                       # exported/digits-classifier/{model.keras,card.json}
+    python tools/train_classifier.py --data fashion_mnist  # exported/fashion-classifier/
 
-The network is ``ganzoo.metrics.build_digits_classifier(16)`` (a small CNN whose 128-unit
-``features`` layer gives the FID/KID/precision-recall features of digits models, and whose
-softmax gives the class accuracy of conditional models). It is trained on the ``train`` split of
-``ganzoo.data.load("digits", image_size=16)`` (scikit-learn's 8x8 digits upscaled to 16x16, in
-[-1, 1]) with a fixed seed and deterministic ops, and its accuracy is measured once on the
-held-out ``test`` split, which plays no part in training or model selection.
+Each data set has its recipe in :data:`RECIPES`. ``digits``: ``ganzoo.metrics.build_digits_classifier(16)``
+(a small CNN) on the ``train`` split of ``ganzoo.data.load("digits", image_size=16)`` (scikit-learn's
+8x8 digits upscaled to 16x16). ``fashion_mnist``: ``ganzoo.metrics.build_feature_classifier(28)`` (a CNN
+with batch norm) on Fashion-MNIST's 60,000 training images. In both, the 128-unit ``features`` layer
+gives the FID/KID/precision-recall features and the softmax the class accuracy of conditional models.
+Training uses a fixed seed and deterministic ops; the accuracy is measured once on the held-out
+``test`` split, which plays no part in training or model selection.
 
 The saved ``model.keras`` holds the architecture and weights only (no optimizer state, < 1 MB).
 ``card.json`` records what was trained, how (the exact command), how well, and the sha256 of
@@ -31,16 +33,47 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-PURPOSE = "feature extractor for FID/KID and class accuracy of digits models"
+RECIPES = {
+    "digits": dict(
+        name="digits-classifier",
+        builder="build_digits_classifier",
+        epochs=15,
+        batch_size=32,
+        image_size=16,
+        description="scikit-learn's 1797 handwritten digits (8x8, 10 classes), as loaded by "
+        "ganzoo.data.load('digits', image_size=16): bilinear (antialiased) upscaling to 16x16, values in [-1, 1]",
+        split="stratified 90/10, fixed split seed (ganzoo.data)",
+        license="Apache-2.0 (weights); the data is scikit-learn's digits (UCI optical digits, CC BY 4.0)",
+        limitations="Trained on 1,617 8x8 digits upscaled to 16x16; features are only meaningful for "
+        "16x16-like grayscale digit images in [-1, 1].",
+    ),
+    "fashion_mnist": dict(
+        name="fashion-classifier",
+        builder="build_feature_classifier",
+        epochs=12,
+        batch_size=128,
+        image_size=28,
+        description="Fashion-MNIST (Xiao et al. 2017; 28x28 grayscale, 10 classes), as loaded by "
+        "ganzoo.data.load('fashion_mnist'): the official 60,000/10,000 split, values in [-1, 1]",
+        split="the official train/test split",
+        license="Apache-2.0 (weights); the data is Fashion-MNIST (Zalando Research, MIT license)",
+        limitations="Trained on Fashion-MNIST's 28x28 grayscale product photos; features are only meaningful "
+        "for such images in [-1, 1] (32x32 images are resized to 28x28 by the extractor).",
+    ),
+}
+COMPARABILITY = (
+    " FID/KID computed with it are comparable only with numbers computed with this exact file (its sha256) "
+    "and the same sample sizes; never with Inception-based FIDs."
+)
 
 
-def load_split(split: str, image_size: int):
+def load_split(data: str, split: str, image_size: int):
     import numpy as np
 
-    from ganzoo.data import datasets as data
+    from ganzoo.data import datasets as data_lib
 
-    ds = data.load(
-        "digits",
+    ds = data_lib.load(
+        data,
         split=split,
         with_labels=True,
         image_size=image_size,
@@ -54,12 +87,19 @@ def load_split(split: str, image_size: int):
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--data", choices=sorted(RECIPES), default="digits")
+    parser.add_argument("--epochs", type=int, help="default: the recipe's")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--image-size", type=int, default=16)
-    parser.add_argument("--out", type=Path, default=REPO / "exported" / "digits-classifier")
+    parser.add_argument("--batch-size", type=int, help="default: the recipe's")
+    parser.add_argument("--image-size", type=int, help="default: the recipe's")
+    parser.add_argument("--out", type=Path, help="default: exported/NAME")
     args = parser.parse_args(argv)
+    recipe = RECIPES[args.data]
+    args.epochs = args.epochs or recipe["epochs"]
+    args.batch_size = args.batch_size or recipe["batch_size"]
+    args.image_size = args.image_size or recipe["image_size"]
+    args.out = args.out or REPO / "exported" / recipe["name"]
+    purpose = f"feature extractor for FID/KID and class accuracy of {args.data} models"
 
     import keras
     import numpy as np
@@ -71,10 +111,16 @@ def main(argv: list[str] | None = None) -> dict:
 
     tf.config.experimental.enable_op_determinism()
     start = time.time()
-    x_train, y_train = load_split("train", args.image_size)
-    x_test, y_test = load_split("test", args.image_size)
-    model = metrics.train_digits_classifier(
-        x_train, y_train, epochs=args.epochs, seed=args.seed, batch_size=args.batch_size
+    x_train, y_train = load_split(args.data, "train", args.image_size)
+    x_test, y_test = load_split(args.data, "test", args.image_size)
+    model = metrics.train_classifier(
+        x_train,
+        y_train,
+        build=getattr(metrics, recipe["builder"]),
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        verbose=2,
     )
     train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0)
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
@@ -108,23 +154,21 @@ def main(argv: list[str] | None = None) -> dict:
         "numpy": np.__version__,
     }
     data_info = {
-        "dataset": "digits",
-        "description": "scikit-learn's 1797 handwritten digits (8x8, 10 classes), as loaded by "
-        f"ganzoo.data.load('digits', image_size={args.image_size}): bilinear (antialiased) upscaling "
-        "to 16x16, values in [-1, 1]",
+        "dataset": args.data,
+        "description": recipe["description"],
         "train_split": "train",
         "n_train": int(len(y_train)),
         "test_split": "test",
         "n_test": int(len(y_test)),
-        "split": "stratified 90/10, fixed split seed (ganzoo.data)",
+        "split": recipe["split"],
         "image_shape": [args.image_size, args.image_size, 1],
     }
     card = {
         "name": args.out.name,
-        "purpose": PURPOSE,
-        "architecture": "digits_cnn",
+        "purpose": purpose,
+        "architecture": bare.name.rsplit("_", 1)[0],
         "config": {
-            "builder": f"ganzoo.metrics.build_digits_classifier(image_size={args.image_size})",
+            "builder": f"ganzoo.metrics.{recipe['builder']}(image_size={args.image_size})",
             "feature_layer": "features",
             "feature_dim": 128,
             "num_classes": 10,
@@ -162,12 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
                 "selection": "none (fixed epochs; the test split is only used for this report)",
             },
         },
-        "license": "Apache-2.0 (weights); the data is scikit-learn's digits (UCI optical digits, CC BY 4.0)",
-        "intended_use": f"{PURPOSE}: ganzoo.evaluation.digits_classifier().",
-        "limitations": "Trained on 1,617 8x8 digits upscaled to 16x16; features are only meaningful for "
-        "16x16-like grayscale digit images in [-1, 1]. FID/KID computed with it are comparable "
-        "only with numbers computed with this exact file (its sha256) and the same sample sizes; "
-        "never with Inception-based FIDs.",
+        "license": recipe["license"],
+        "intended_use": f"{purpose}: ganzoo.evaluation.domain_classifier({args.data!r}).",
+        "limitations": recipe["limitations"] + COMPARABILITY,
         "sizes": {
             "bytes": {"model.keras": model_file.stat().st_size},
             "total_bytes": model_file.stat().st_size,
@@ -176,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     (args.out / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
     print(
-        f"test accuracy {test_accuracy:.4f} (train {train_accuracy:.4f}) on {len(y_test)} held-out digits; "
+        f"test accuracy {test_accuracy:.4f} (train {train_accuracy:.4f}) on {len(y_test)} held-out images; "
         f"{model_file} ({model_file.stat().st_size} bytes, sha256 {digest}); {seconds:.0f} s"
     )
     return card
