@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import TINY_CONFIGS
 from PIL import Image
 
 import ganzoo
@@ -354,3 +355,26 @@ def test_ganzoo_train_runs_the_embedded_image_tasks(tmp_path, name, data):
         loaded.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
         model.translate(np.zeros((1, 8, 8, model.generator.inputs[0].shape[-1]), np.uint8)),
     )
+
+
+@pytest.mark.parametrize("architecture", ["pix2pix", "cyclegan"])
+def test_resize_upsampling_has_no_checkerboard_where_transposed_convolutions_do(architecture):
+    """On a flat input, a stride-2 transposed convolution paints alternate pixels with other kernel taps."""
+
+    def nyquist_energy(upsampling):  # the period-2 (checkerboard) components of the output's interior
+        keras.utils.set_random_seed(0)
+        config = dict(TINY_CONFIGS[architecture], image_shape=(32, 32, 3), upsampling=upsampling)
+        if architecture == "pix2pix":
+            config.update(depth=2, source_channels=3, dropout=0.0)
+        model = ganzoo.create(architecture, **config)
+        out = np.asarray(model.translate(np.full((1, 32, 32, 3), 0.3, np.float32), raw=True))[0, 8:24, 8:24]
+        sign = (-1.0) ** np.arange(16)
+        waves = (sign[:, None], sign[None, :], np.outer(sign, sign))
+        return sum(abs(float((out * w[..., None]).mean())) for w in waves), model
+
+    transposed, _ = nyquist_energy("transpose")
+    resized, model = nyquist_energy("resize")
+    assert transposed > 0.01 and resized < transposed / 10
+    assert type(model).from_config(model.get_config()).upsampling == "resize"
+    with pytest.raises(ValueError, match="upsampling must be one of"):
+        ganzoo.create(architecture, **dict(TINY_CONFIGS[architecture], upsampling="bilinear"))

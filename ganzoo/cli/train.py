@@ -23,7 +23,9 @@ def parse_assignment(text: str) -> tuple[str, object]:
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("architecture", help="architecture name (see `ganzoo list`)")
     p.add_argument(
-        "--data", default="digits", help="data spec: digits, faces, ring8, grid25, tfds:NAME[:SPLIT], folder:PATH"
+        "--data",
+        default="digits",
+        help="data spec: digits, faces, fashion_mnist, ring8, grid25, tfds:NAME[:SPLIT], folder:PATH",
     )
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=64)

@@ -33,6 +33,7 @@ from keras import ops
 from ganzoo.models.image_to_image import ImageToImageGAN
 from ganzoo.models.nets.image import (
     check_square_shape,
+    check_upsampling,
     patchgan_discriminator,
     patchgan_layers_for,
     resnet_generator,
@@ -121,6 +122,8 @@ class CycleGAN(ImageToImageGAN):
         cycle_weight: lambda of the cycle-consistency L1 terms (10).
         identity_weight: identity loss weight as a fraction of ``cycle_weight`` (0.5; 0 disables).
         pool_size: images in each history pool (50; 0 shows D the latest fakes only).
+        upsampling: "transpose" (the paper's fractionally strided convolutions) or "resize" (nearest x2
+            and a convolution: no checkerboard artefacts, Odena et al. 2016).
 
     Defaults (Zhu et al. 2017, section 4, and the official code): ``compile()`` uses the
     least-squares loss and Adam(2e-4, beta_1=0.5) (use ``LinearDecay`` for the paper's 100 + 100
@@ -143,9 +146,11 @@ class CycleGAN(ImageToImageGAN):
         cycle_weight: float = 10.0,
         identity_weight: float = 0.5,
         pool_size: int = 50,
+        upsampling: str = "transpose",
         **kwargs,
     ):
         self.image_shape = check_square_shape(image_shape)
+        self.upsampling = check_upsampling(upsampling)
         if channels_b is not None and channels_b not in (1, 3):
             raise ValueError(f"channels_b must be 1, 3 or None, got {channels_b!r}.")
         self.channels_b = channels_b
@@ -180,7 +185,7 @@ class CycleGAN(ImageToImageGAN):
     def build_generator(self) -> keras.Model:
         ca, cb = self.image_shape[2], self.shape_b[2]
         make = lambda cin, cout, name: resnet_generator(  # noqa: E731
-            cin, cout, self.base_filters, self.res_blocks, self.downsamplings, self.norm, name=name
+            cin, cout, self.base_filters, self.res_blocks, self.downsamplings, self.norm, name, self.upsampling
         )
         g, f = make(ca, cb, "generator_a2b"), make(cb, ca, "generator_b2a")
         a = keras.Input((None, None, ca), name="image_a")

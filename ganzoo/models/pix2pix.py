@@ -23,6 +23,7 @@ from keras import ops
 from ganzoo.models.image_to_image import ImageToImageGAN
 from ganzoo.models.nets.image import (
     check_square_shape,
+    check_upsampling,
     patchgan_discriminator,
     patchgan_layers_for,
     unet_depth,
@@ -46,6 +47,8 @@ class Pix2Pix(ImageToImageGAN):
         norm: "batch" (paper) or "instance" in G and D.
         dropout: dropout rate of the first 3 decoder blocks (0.5; 0 disables).
         l1_weight: weight of the L1 reconstruction term (100).
+        upsampling: "transpose" (the paper's transposed convolutions) or "resize" (nearest x2 and a
+            convolution: no checkerboard artefacts, Odena et al. 2016).
 
     Defaults (Isola et al. 2017, section 3.3, and the official code): ``compile()`` uses the
     cross-entropy (non-saturating) loss and Adam(2e-4, beta_1=0.5) for both networks, D's loss
@@ -64,9 +67,11 @@ class Pix2Pix(ImageToImageGAN):
         norm: str = "batch",
         dropout: float = 0.5,
         l1_weight: float = 100.0,
+        upsampling: str = "transpose",
         **kwargs,
     ):
         self.image_shape = check_square_shape(image_shape)
+        self.upsampling = check_upsampling(upsampling)
         if source_channels not in (1, 3):
             raise ValueError(f"source_channels must be 1 or 3, got {source_channels!r}.")
         self.source_channels = int(source_channels)
@@ -96,7 +101,13 @@ class Pix2Pix(ImageToImageGAN):
 
     def build_generator(self) -> keras.Model:
         return unet_generator(
-            self.source_channels, self.image_shape[2], self.unet_depth, self.base_filters, self.norm, self.dropout
+            self.source_channels,
+            self.image_shape[2],
+            self.unet_depth,
+            self.base_filters,
+            self.norm,
+            self.dropout,
+            upsampling=self.upsampling,
         )
 
     def build_discriminator(self) -> keras.Model:

@@ -20,6 +20,11 @@ The variants' shared model class is :class:`ganzoo.architectures.image_to_image.
 (this module does not import the GAN base, so ``ganzoo.image_tasks`` can be imported first).
 
 All images are float32 NHWC in [-1, 1]; the last activation is float32 under mixed precision.
+
+The two generators upsample with transposed convolutions, as their papers do, or with
+``upsampling="resize"``: nearest-neighbour x2 then a convolution (Odena, Dumoulin and Olah 2016,
+"Deconvolution and checkerboard artifacts"), whose kernel overlaps evenly, so outputs have no
+checkerboard. The stride-2 transposed convolution paints every other pixel with other weights.
 """
 
 from __future__ import annotations
@@ -41,6 +46,23 @@ from ganzoo.models.layers.image import (
 def _norm(x, kind: str):
     layer = image_norm(kind)
     return x if layer is None else layer(x)
+
+
+UPSAMPLINGS = ("transpose", "resize")
+
+
+def check_upsampling(upsampling: str) -> str:
+    if upsampling not in UPSAMPLINGS:
+        raise ValueError(f"upsampling must be one of {UPSAMPLINGS}, got {upsampling!r}.")
+    return upsampling
+
+
+def _upsample(x, filters: int, kernel: int, upsampling: str, use_bias: bool):
+    """x2 upsampling with ``filters`` outputs: a stride-2 transposed convolution, or resize then convolve."""
+    if upsampling == "transpose":
+        return keras.layers.Conv2DTranspose(filters, kernel, strides=2, padding="same", use_bias=use_bias)(x)
+    x = keras.layers.UpSampling2D(2, interpolation="nearest")(x)
+    return keras.layers.Conv2D(filters, 3, padding="same", use_bias=use_bias)(x)
 
 
 def _output(x, channels: int, kernel: int, name: str):
@@ -65,6 +87,7 @@ def unet_generator(
     dropout: float = 0.5,
     dropout_layers: int = 3,
     name: str = "generator",
+    upsampling: str = "transpose",
 ) -> keras.Model:
     """pix2pix's U-Net on images whose sides are multiples of ``2 ** depth``.
 
@@ -73,6 +96,7 @@ def unet_generator(
     ``8 * base_filters`` (C64-C128-C256-C512-C512...). Decoder: the mirror, ConvTranspose(4x4,
     stride 2) -> norm -> dropout (first ``dropout_layers`` blocks) -> ReLU, each concatenated with
     the encoder map of the same size; a last ConvTranspose to ``out_channels`` and tanh.
+    ``upsampling="resize"`` replaces each ConvTranspose by nearest x2 and a 3x3 convolution.
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}.")
@@ -86,13 +110,12 @@ def unet_generator(
         x = keras.layers.LeakyReLU(0.2)(x)
         skips.append(x)
     for j, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]))):
-        x = keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same", use_bias=norm == "none")(x)
-        x = _norm(x, norm)
+        x = _norm(_upsample(x, f, 4, upsampling, use_bias=norm == "none"), norm)
         if dropout and j < dropout_layers:
             x = keras.layers.Dropout(dropout)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Concatenate()([x, skip])
-    x = keras.layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same")(x)
+    x = _upsample(x, out_channels, 4, upsampling, use_bias=True)
     image = keras.layers.Activation("tanh", dtype="float32", name="translated")(x)
     return keras.Model(source, image, name=name)
 
@@ -106,8 +129,11 @@ def resnet_generator(
     downsamplings: int = 2,
     norm: str = "instance",
     name: str = "generator",
+    upsampling: str = "transpose",
 ) -> keras.Model:
-    """CycleGAN's ResNet generator (c7s1-64, d128, d256, R256 x ``res_blocks``, u128, u64, c7s1-3)."""
+    """CycleGAN's ResNet generator (c7s1-64, d128, d256, R256 x ``res_blocks``, u128, u64, c7s1-3).
+
+    ``upsampling="resize"``: the u-blocks are nearest x2 and a 3x3 convolution instead of a transposed one."""
     source = keras.Input((None, None, in_channels), name="image")
     x = ReflectionPadding2D(3)(source)
     x = keras.layers.Conv2D(base_filters, 7, use_bias=norm == "none")(x)
@@ -124,7 +150,7 @@ def resnet_generator(
         y = _norm(keras.layers.Conv2D(filters, 3, use_bias=norm == "none")(y), norm)
         x = keras.layers.Add()([x, y])
     for i in reversed(range(downsamplings)):
-        x = keras.layers.Conv2DTranspose(base_filters * 2**i, 3, strides=2, padding="same", use_bias=norm == "none")(x)
+        x = _upsample(x, base_filters * 2**i, 3, upsampling, use_bias=norm == "none")
         x = keras.layers.ReLU()(_norm(x, norm))
     x = ReflectionPadding2D(3)(x)
     x = keras.layers.Conv2D(out_channels, 7)(x)
