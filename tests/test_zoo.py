@@ -492,7 +492,7 @@ def _bundled_gan_entries() -> list[str]:
     names = []
     for card_file in sorted((REPO / "exported").glob("*/card.json")):
         card = json.loads(card_file.read_text())
-        if "url" not in card and card.get("architecture") != "digits_cnn":  # the classifier is no GAN
+        if "url" not in card and not card.get("purpose", "").startswith("feature extractor"):  # classifiers: no GANs
             names.append(card_file.parent.name)
     return names
 
