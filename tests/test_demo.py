@@ -134,7 +134,7 @@ def test_the_pinned_version_is_the_one_in_web_package_json():
 
 def test_cli_builds_and_reports_the_page_weight(tmp_path, fake_dist, capsys):
     assert main(["demo", "srgan-x2", "--out", str(tmp_path / "site"), "--ort-dist", str(fake_dist)]) == 0
-    assert re.search(r"1 models \(srgan-x2\); page weight [\d.]+ MB", capsys.readouterr().out)
+    assert re.search(r"1 model \(srgan-x2\); page weight [\d.]+ MB", capsys.readouterr().out)
     assert main(["demo", "nope", "--out", str(tmp_path / "x"), "--ort-dist", str(fake_dist)]) == 2
     assert capsys.readouterr().err.startswith("ganzoo demo: error: Unknown zoo model 'nope'")
 
@@ -294,6 +294,17 @@ def test_screenshot_of_the_page_is_not_blank(page, tmp_path):
     assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000
     n = len(page.loaded)
     assert page.find_element("id", "status").text.startswith(f"{n} of {n} models running")
+
+
+def test_an_uploaded_image_is_upscaled_and_offered_for_download(page, tmp_path):
+    photo = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "upload.png")
+    page.find_element("css selector", "#srgan-x2 input[type=file]").send_keys(str(tmp_path / "upload.png"))
+    output = "const c = document.querySelectorAll('#srgan-x2 figure canvas')[1]; return [c.width, c.height];"
+    wait = pytest.importorskip("selenium.webdriver.support.wait")
+    wait.WebDriverWait(page, 30).until(lambda driver: driver.execute_script(output) == [60, 40])  # x2
+    link = page.find_element("css selector", "#srgan-x2 a[download]").get_attribute("href")
+    assert link.startswith("data:image/png;base64,")
 
 
 def test_the_query_interface_runs_a_request_from_the_url(page):

@@ -32,7 +32,8 @@ def run_demo(args: argparse.Namespace) -> int:
     index = demo.build(args.out, args.names, ort_dist=args.ort_dist, max_model_mb=budget)
     weight = index["weight"]
     print(
-        f"Wrote {args.out}: {len(index['models'])} models ({', '.join(m['name'] for m in index['models'])}); "
+        f"Wrote {args.out}: {len(index['models'])} model{'s' * (len(index['models']) != 1)} "
+        f"({', '.join(m['name'] for m in index['models'])}); "
         f"page weight {weight['total_bytes'] / 1e6:.1f} MB (onnxruntime-web {weight['runtime_bytes'] / 1e6:.1f} MB, "
         f"models {weight['models_bytes'] / 1e6:.1f} MB)."
     )

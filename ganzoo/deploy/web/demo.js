@@ -6,7 +6,7 @@ ort.env.wasm.wasmPaths = new URL("ort/", location.href).href; // the runtime fil
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one thread works everywhere
 const SESSION_OPTIONS = { executionProviders: ["wasm"], graphOptimizationLevel: "all" };
 const GRID = 16; // samples per grid
-const FRAMES = 8; // interpolation frames
+const FRAMES = 8; // interpolation frames (a 2-D point model's path gets 4x as many)
 const POINTS = 1000; // samples of a 2-D point model
 const MAX_SIDE = 256; // uploads are shrunk to this many pixels on their long side
 const models = {}; // name -> {entry, manifest, card, sessions, noiseConst}
@@ -267,10 +267,11 @@ function latentView(model, body) {
     const z = pageLatents(n, meta.latent_dim, s);
     const ends = pageLatents(2, meta.latent_dim, s + 1);
     const a = ends.subarray(0, meta.latent_dim), b = ends.subarray(meta.latent_dim);
-    const path = Float32Array.from(Array.from({ length: FRAMES }, (_, i) => slerp(a, b, i / (FRAMES - 1))).flatMap((v) => [...v]));
-    const pathLabels = labels && Array(FRAMES).fill(label.value === "all" ? 0 : Number(label.value));
+    const frames = points ? 4 * FRAMES : FRAMES;
+    const path = Float32Array.from(Array.from({ length: frames }, (_, i) => slerp(a, b, i / (frames - 1))).flatMap((v) => [...v]));
+    const pathLabels = labels && Array(frames).fill(label.value === "all" ? 0 : Number(label.value));
     const y = await runLatent(model, z, n, labels);
-    const walk = await runLatent(model, path, FRAMES, pathLabels);
+    const walk = await runLatent(model, path, frames, pathLabels);
     if (points) return drawPoints(grid, Array.from(y.data), Array.from(walk.data));
     drawGrid(grid, y.data, n, h, w, c, C ?? 8, zoomFor(h) / 2);
     drawGrid(strip, walk.data, FRAMES, h, w, c, FRAMES, zoomFor(h) / 2);
