@@ -4,7 +4,8 @@ The browser tests drive Debian's ``chromium`` through its ``chromium-driver`` wi
 download: the driver's path is given, so Selenium Manager never runs), on one page shared by the
 module: every bundled model loads without a console error, the page's numbers equal
 ``ganzoo.runtime``'s within 1e-4 for one model of each kind, and a screenshot is not blank. They
-skip, saying why, only where Chromium or onnxruntime-web is missing; with ``CI=true`` they fail instead.
+skip, saying why, only where Chromium, selenium or onnxruntime-web is missing; with ``CI=true`` they fail
+instead. ``GANZOO_DEMO_SCREENSHOT=docs/img/demo.png`` keeps the screenshot (the README's picture).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+try:  # the test extra installs selenium; without it the browser tests say so (and fail under CI=true)
+    from selenium import webdriver
+    from selenium.webdriver.support.wait import WebDriverWait
+except ImportError:
+    webdriver = WebDriverWait = None
 
 from ganzoo.cli import main
 from ganzoo.deploy import demo, runtime, zoo
@@ -170,7 +177,8 @@ def page(tmp_path_factory):
         _unavailable(
             "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
         )
-    webdriver = pytest.importorskip("selenium.webdriver")
+    if webdriver is None:
+        _unavailable("selenium is not installed (pip install -e '.[test]')")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GANZOO_OFFLINE", "1")  # tests never run npm
         try:
@@ -275,6 +283,21 @@ def test_explicit_inputs_give_the_runtimes_numbers(page, kind):
         assert diff <= ATOL, (name, diff)
 
 
+def test_bad_explicit_inputs_are_refused_with_what_was_expected(page):
+    def error(request: dict) -> str:
+        script = (
+            "const done = arguments[arguments.length - 1];"
+            "ganzooRun(arguments[0]).then(() => done('no error'), (e) => done(String(e)));"
+        )
+        return page.execute_async_script(script, request)
+
+    assert "this page has cgan-digits" in error({"model": "nope"})
+    assert "labels must be an int or 2 ints in [0, 10)" in error({"model": "cgan-digits", "n": 2, "labels": [3, 10]})
+    assert "labels in [0, 10) needed" in error({"model": "cgan-digits", "n": 2})
+    assert "takes no labels" in error({"model": "dcgan-digits", "labels": 1})
+    assert "needs 48 values" in error({"model": "stylegan-digits", "n": 3, "noise": {"noise_0": [0] * 16}})
+
+
 def test_seeded_draws_are_the_documented_generator_and_const_noise_matches(page):
     result = _call(page, "ganzooRun(arguments[0])", {"model": "stylegan-digits", "seed": 7, "n": 2})
     z = demo.page_latents(2, 64, 7)
@@ -301,8 +324,7 @@ def test_an_uploaded_image_is_upscaled_and_offered_for_download(page, tmp_path):
     Image.fromarray(photo).save(tmp_path / "upload.png")
     page.find_element("css selector", "#srgan-x2 input[type=file]").send_keys(str(tmp_path / "upload.png"))
     output = "const c = document.querySelectorAll('#srgan-x2 figure canvas')[1]; return [c.width, c.height];"
-    wait = pytest.importorskip("selenium.webdriver.support.wait")
-    wait.WebDriverWait(page, 30).until(lambda driver: driver.execute_script(output) == [60, 40])  # x2
+    WebDriverWait(page, 30).until(lambda driver: driver.execute_script(output) == [60, 40])  # x2
     link = page.find_element("css selector", "#srgan-x2 a[download]").get_attribute("href")
     assert link.startswith("data:image/png;base64,")
 

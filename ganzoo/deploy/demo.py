@@ -164,7 +164,7 @@ def _model_bytes(folder: Path, manifest: dict[str, Any]) -> int:
 
 
 def _has_onnx_export(name: str) -> bool:
-    """A local entry whose card lists a manifest (remote entries are never downloaded by default)."""
+    """A local entry whose card lists a manifest (the default selection never downloads a remote entry)."""
     return MANIFEST_FILENAME in zoo.info(name).get("files", {})
 
 
@@ -174,11 +174,9 @@ def select_models(names: list[str] | tuple[str, ...] = (), max_model_mb: float =
     budget = int(max_model_mb * 2**20)
     chosen = []
     for name in names or [n for n in zoo.list_models() if _has_onnx_export(n)]:
-        if names and name not in zoo.list_models():
-            raise zoo.unknown_model_error(name)
-        if names and not _has_onnx_export(name):
+        folder = zoo.path(name)  # an unknown name raises here, with the closest names
+        if not (folder / MANIFEST_FILENAME).is_file():
             raise DemoBuildError(f"zoo model {name!r} has no ONNX export (manifest.json); `ganzoo export` it first.")
-        folder = zoo.path(name)
         manifest = read_manifest(folder)
         check_artifact_hashes(folder, manifest, formats=("onnx",))
         size = _model_bytes(folder, manifest)

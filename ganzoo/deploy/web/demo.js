@@ -182,8 +182,12 @@ async function ganzooRun(request) {
       const labels = request.labels == null ? null : [].concat(request.labels);
       if ((meta.num_classes == null) !== (labels == null))
         throw new Error(meta.num_classes == null ? "this model takes no labels" : `labels in [0, ${meta.num_classes}) needed`);
-      y = await runLatent(model, z, n, labels && (labels.length === 1 ? Array(n).fill(labels[0]) : labels));
+      const all = labels && (labels.length === 1 ? Array(n).fill(labels[0]) : labels);
+      if (all && (all.length !== n || !all.every((k) => Number.isInteger(k) && k >= 0 && k < meta.num_classes)))
+        throw new Error(`labels must be an int or ${n} ints in [0, ${meta.num_classes})`); // check_labels
+      y = await runLatent(model, z, n, all);
     } else {
+      if (request.labels != null) throw new Error("a style-based generator takes no labels");
       const psi = request.truncation_psi ?? 1;
       let ws = await mappingWs(model, z, n, psi);
       if (request.mix) {
