@@ -85,6 +85,14 @@ def test_build_writes_a_self_contained_site(tmp_path, fake_dist):
     assert json.loads((out / "models.json").read_text()) == index
 
 
+def test_cards_show_their_headline_numbers_nested_ones_included():
+    assert list(zoo.headline_metrics(zoo.info("pix2pix-colorize"))) == ["model.psnr_rgb", "baseline.psnr_rgb"]
+    assert zoo.headline_metrics(zoo.info("srgan-x2")) == {
+        "psnr_y": zoo.info("srgan-x2")["metrics"]["psnr_y"],
+        "bicubic_psnr_y": zoo.info("srgan-x2")["metrics"]["bicubic_psnr_y"],
+    }
+
+
 def test_default_selection_is_every_onnx_entry_within_the_budget():
     everything = [name for name, _, _ in demo.select_models()]
     assert everything == [n for n in zoo.list_models() if n != "digits-classifier"]  # it has no ONNX export

@@ -110,8 +110,9 @@ def _npm_install(prefix: Path) -> None:
         ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund"], capture_output=True, text=True
     )
     if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
-        raise DemoBuildError(f"npm install of onnxruntime-web {ORT_WEB_VERSION} failed: {tail[0]}")
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
+        first = next((line for line in lines if "error" in line.lower() or "ERR!" in line), lines[-1])
+        raise DemoBuildError(f"npm install of onnxruntime-web {ORT_WEB_VERSION} into {prefix} failed: {first}")
 
 
 def find_ort_dist(explicit: str | os.PathLike | None = None) -> Path:
@@ -119,7 +120,8 @@ def find_ort_dist(explicit: str | os.PathLike | None = None) -> Path:
 
     ``explicit`` (``--ort-dist``), ``$GANZOO_ORT_DIST``, this checkout's ``web/node_modules`` (``npm ci
     --prefix web``), ganzoo's cache; failing all, ``npm install`` into the cache unless offline
-    (``GANZOO_OFFLINE=1``) or npm is missing, in which case the error says how to get it.
+    (``GANZOO_OFFLINE=1``) or npm is missing, in which case the error says how to get it. A folder
+    whose ``../package.json`` names another version is refused: the page was tested with the pinned one.
     """
     cached = zoo.cache_dir() / f"onnxruntime-web-{ORT_WEB_VERSION}"
     cached_dist = cached / "node_modules" / "onnxruntime-web" / "dist"
@@ -143,7 +145,7 @@ def find_ort_dist(explicit: str | os.PathLike | None = None) -> Path:
         raise DemoBuildError(f"onnxruntime-web {ORT_WEB_VERSION} not found and {reason}: {how}.")
     _npm_install(cached)
     if not _has_ort_files(cached_dist):
-        raise DemoBuildError(f"npm installed onnxruntime-web into {cached} but {cached_dist} lacks {ORT_FILES}.")
+        raise DemoBuildError(f"npm installed onnxruntime-web into {cached} but it lacks {', '.join(ORT_FILES)}.")
     return cached_dist
 
 
@@ -168,7 +170,9 @@ def _has_onnx_export(name: str) -> bool:
     return MANIFEST_FILENAME in zoo.info(name).get("files", {})
 
 
-def select_models(names: list[str] | tuple[str, ...] = (), max_model_mb: float = DEFAULT_MAX_MODEL_MB):
+def select_models(
+    names: list[str] | tuple[str, ...] = (), max_model_mb: float = DEFAULT_MAX_MODEL_MB
+) -> list[tuple[str, Path, dict[str, Any]]]:
     """``[(name, verified folder, manifest)]``: the named entries, or by default every local entry with
     an ONNX export whose page graphs fit ``max_model_mb``. A named entry over the budget is an error."""
     budget = int(max_model_mb * 2**20)
