@@ -75,3 +75,8 @@ class OfflineError(DownloadError):
 
 class UnsafeArchiveError(ValueError):
     """An archive member would land outside the extraction folder (absolute path, ``..``, link, device)."""
+
+
+class DemoBuildError(ValueError):
+    """A browser demo that cannot be built: onnxruntime-web missing or of another version, a model without
+    an ONNX export or over the size budget, or an output folder that holds something else."""

@@ -32,7 +32,9 @@ TENSORFLOW_FREE = [
     "ganzoo.deploy.runtime",
     "ganzoo.deploy.manifest",
     "ganzoo.deploy.zoo",
+    "ganzoo.deploy.demo",
     "ganzoo.cli",
+    "ganzoo.cli.demo",
     "ganzoo.runtime",
     "ganzoo.zoo",
 ]

@@ -2,7 +2,7 @@
 
 One module per command group (:mod:`~ganzoo.cli.train`, :mod:`~ganzoo.cli.catalog`,
 :mod:`~ganzoo.cli.generate`, :mod:`~ganzoo.cli.images`, :mod:`~ganzoo.cli.evaluate`,
-:mod:`~ganzoo.cli.export`), each declaring its commands in a ``COMMANDS`` dict of
+:mod:`~ganzoo.cli.export`, :mod:`~ganzoo.cli.demo`), each declaring its commands in a ``COMMANDS`` dict of
 ``name -> Command(configure, run, needs_tensorflow)``. The command modules import the
 library inside ``run``, so ``ganzoo --help``, ``ganzoo list`` and ``ganzoo info`` never import
 TensorFlow (nothing imports the CLI, so these imports are about start-up time, not cycles).
@@ -20,9 +20,9 @@ import os
 import sys
 from collections.abc import Iterator
 
-from ganzoo.cli import catalog, evaluate, export, generate, images, train
+from ganzoo.cli import catalog, demo, evaluate, export, generate, images, train
 
-GROUPS = (train, catalog, generate, images, evaluate, export)
+GROUPS = (train, catalog, generate, images, evaluate, export, demo)
 COMMANDS = {name: spec for group in GROUPS for name, spec in group.COMMANDS.items()}
 USER_ERRORS = (ValueError, KeyError, TypeError, OSError, FloatingPointError, MemoryError, RecursionError)
 

@@ -17,18 +17,6 @@ from ganzoo.cli.common import Command, cell, never, table
 from ganzoo.deploy import zoo
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-HEADLINE_METRICS = (
-    "fid",
-    "kid",
-    "precision",
-    "recall",
-    "class_accuracy",
-    "modes_covered",
-    "high_quality_fraction",
-    "psnr_y",
-    "bicubic_psnr_y",
-    "test_accuracy",
-)
 # A card's fields as `ganzoo info` shows them: the documentary ones, with the description after the name.
 CARD_FIELDS = (
     "name",
@@ -98,12 +86,7 @@ def architecture_defaults(name: str) -> tuple[str, dict[str, str]]:
 
 def headline(card: dict) -> str:
     """The card's main quality numbers in one short cell."""
-    metrics = card.get("metrics", {})
-    parts = [
-        f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
-        for k in HEADLINE_METRICS
-        if k in metrics
-    ]
+    parts = [f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in zoo.headline_metrics(card).items()]
     return ", ".join(parts) or "-"
 
 

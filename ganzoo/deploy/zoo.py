@@ -76,7 +76,9 @@ __all__ = [
     "UnsafeArchiveError",
     "bundled_dir",
     "cache_dir",
+    "headline_metrics",
     "info",
+    "is_offline",
     "list_models",
     "path",
     "register",
@@ -104,6 +106,23 @@ REQUIRED_CARD_FIELDS = (
     "sizes",
     "created",
     "versions",
+)
+# A card's main quality numbers, in this order when present (dotted keys look into nested metrics).
+HEADLINE_METRICS = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "class_accuracy",
+    "modes_covered",
+    "high_quality_fraction",
+    "psnr_y",
+    "bicubic_psnr_y",
+    "model.psnr_rgb",
+    "baseline.psnr_rgb",
+    "a2b_judged_b",
+    "a2b_psnr_rgb",
+    "test_accuracy",
 )
 _DOCUMENTED_FIELDS = ("architecture", "config", "data", "training", "metrics", "license", "intended_use", "limitations")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -193,6 +212,19 @@ def _read_card(folder: Path, name: str | None = None) -> dict[str, Any]:
 def unknown_model_error(name: str) -> UnknownNameError:
     """The error for a name that is not in the zoo, with the closest names."""
     return unknown_name_error("zoo model", name, list_models())
+
+
+def headline_metrics(card: dict[str, Any]) -> dict[str, Any]:
+    """The card's main quality numbers (:data:`HEADLINE_METRICS` found in ``card["metrics"]``), for
+    ``ganzoo list`` and the demo page."""
+    found = {}
+    for key in HEADLINE_METRICS:
+        value: Any = card.get("metrics", {})
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if value is not None:
+            found[key] = value
+    return found
 
 
 def info(name: str) -> dict[str, Any]:
@@ -285,7 +317,8 @@ def validate_card(card: dict[str, Any]) -> list[str]:
 
 
 # ------------------------------------------------------------------ loading
-def _offline(offline: bool | None) -> bool:
+def is_offline(offline: bool | None = None) -> bool:
+    """Offline mode: ``offline`` when given, else ``$GANZOO_OFFLINE`` (also read by ``ganzoo demo``'s npm fallback)."""
     if offline is not None:
         return bool(offline)
     return offline_mode()
@@ -301,7 +334,7 @@ def path(name: str, *, offline: bool | None = None) -> Path:
             f"Zoo entry {folder} has a card with a 'url' and also local files; a remote entry's folder holds only "
             f"{CARD_FILE}."
         )
-    return _fetch(name, card, offline=_offline(offline))
+    return _fetch(name, card, offline=is_offline(offline))
 
 
 def _verify_named(folder: Path, name: str) -> Path:
