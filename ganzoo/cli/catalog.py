@@ -11,9 +11,10 @@ import argparse
 import ast
 import fnmatch
 import json
+import sys
 from pathlib import Path
 
-from ganzoo.cli.common import Command, cell, never, table
+from ganzoo.cli.common import Command, cell, never, printable, table
 from ganzoo.deploy import zoo
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -99,6 +100,7 @@ def architecture_defaults(name: str) -> tuple[str, dict[str, str]]:
 def headline(card: dict) -> str:
     """The card's main quality numbers in one short cell."""
     metrics = card.get("metrics", {})
+    metrics = metrics if isinstance(metrics, dict) else {}
     parts = [
         f"{k}={metrics[k]:.3g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}"
         for k in HEADLINE_METRICS
@@ -113,10 +115,15 @@ def configure_list(p: argparse.ArgumentParser) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     """List the pretrained zoo models and the architectures."""
-    models = []
+    models, broken = [], []
     for name in zoo.list_models(args.pattern):
-        card = zoo.info(name)
+        try:  # one broken card must not hide the rest of the zoo
+            card = zoo.info(name)
+        except zoo.IntegrityError as error:
+            broken.append(f"ganzoo list: warning: skipped zoo entry {printable(name)}: {printable(str(error))}")
+            continue
         data = card.get("data", {})
+        data = data if isinstance(data, dict) else {}
         models.append(
             (name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), headline(card))
         )
@@ -132,6 +139,8 @@ def run_list(args: argparse.Namespace) -> int:
         if args.pattern is None or fnmatch.fnmatch(name, args.pattern)
     ]
     print(table(["architecture", "description"], rows))
+    for line in broken:
+        print(line, file=sys.stderr)
     return 0
 
 
