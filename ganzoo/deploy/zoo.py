@@ -611,19 +611,22 @@ def extract_archive(
     archive: str | os.PathLike,
     target: str | os.PathLike,
     source: str | None = None,
-    max_members: int = MAX_ARCHIVE_MEMBERS,
-    max_bytes: int = MAX_EXTRACTED_BYTES,
+    max_members: int | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
     """Extract a ``.zip`` or tar archive into ``target`` after checking every member.
 
     Raises :class:`UnsafeArchiveError` before writing anything if a member has an
     absolute path, a ``..`` component, or is a link or special file, or if the archive holds
-    more than ``max_members`` members or more than ``max_bytes`` once extracted (a zip bomb).
+    more than ``max_members`` members or more than ``max_bytes`` once extracted (a zip bomb; defaults
+    :data:`MAX_ARCHIVE_MEMBERS` and :data:`MAX_EXTRACTED_BYTES`).
     The sizes are the members' declared ones, which extraction enforces (zip checks each
     member's size and CRC; a tar member is as long as its header says).
     """
     archive, target = Path(archive), Path(target)
     where = source or str(archive)
+    max_members = MAX_ARCHIVE_MEMBERS if max_members is None else max_members
+    max_bytes = MAX_EXTRACTED_BYTES if max_bytes is None else max_bytes
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
 
