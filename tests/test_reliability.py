@@ -212,25 +212,22 @@ def test_an_image_that_passes_verify_but_does_not_decode_is_named_before_trainin
 
 
 # ------------------------------------------------------------------ 8 and the API/CLI
-def test_cli_refusals_are_one_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["translate", "{tmp}/dcgan.keras", "{tmp}/in.png", "-o", "{tmp}/out.png"], "cannot translate"),
+        (["sample", "dcgan-digits", "--label", "3", "-o", "{tmp}/out.png"], "is unconditional: it takes no --label"),
+        (["sample", "dcgan-digits", "-n", "1000000000", "-o", "{tmp}/out.png"], "one call generates at most"),
+    ],
+    ids=["translate-a-dcgan", "label-on-unconditional", "a-billion-samples"],
+)
+def test_cli_refusals_are_one_line(tmp_path, capsys, argv, message):
     small_model("dcgan").save(tmp_path / "dcgan.keras")
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "in.png")
-    cases = [
-        (
-            ["translate", str(tmp_path / "dcgan.keras"), str(tmp_path / "in.png"), "-o", str(tmp_path / "o.png")],
-            "cannot translate",
-        ),
-        (
-            ["sample", "dcgan-digits", "--label", "3", "-o", str(tmp_path / "s.png")],
-            "is unconditional: it takes no --label",
-        ),
-        (["sample", "dcgan-digits", "-n", "1000000000", "-o", str(tmp_path / "s.png")], "one call generates at most"),
-    ]
-    for argv, message in cases:
-        assert cli.main(argv) == 2, argv
-        err = capsys.readouterr().err
-        assert message in err and len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "s.png").exists()
+    assert cli.main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out.png").exists()
 
 
 def test_api_errors_name_the_rule(tmp_path):

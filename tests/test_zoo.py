@@ -257,11 +257,14 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     np.testing.assert_array_equal(model.generate(4, seed=3), saved[2])
     assert server.requests == ["/tiny.keras"]
     folder = tmp_path / "cache" / "remote-tiny" / digest[:16]
-    assert files_under(tmp_path / "cache") == [
-        f"remote-tiny/{digest[:16]}.source.json",  # ganzoo's record: the registered hash and the card's
-        f"remote-tiny/{digest[:16]}/card.json",
-        f"remote-tiny/{digest[:16]}/model.keras",
-    ]
+    assert (
+        files_under(tmp_path / "cache")
+        == [
+            f"remote-tiny/{digest[:16]}.source.json",  # ganzoo's record: the registered hash and the card's
+            f"remote-tiny/{digest[:16]}/card.json",
+            f"remote-tiny/{digest[:16]}/model.keras",
+        ]
+    )
 
     server.stop()  # the cache answers from now on
     assert zoo.path("remote-tiny") == folder
