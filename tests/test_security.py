@@ -15,6 +15,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -150,6 +151,21 @@ def test_verification_never_runs_a_savedmodel_its_manifest_does_not_hash(tmp_pat
     (folder / "manifest.json").unlink()
     with pytest.raises(FileNotFoundError, match="No manifest.json"):
         exporter.verify_parity(model, folder)
+    assert not marker.exists()
+
+
+def test_a_keras_file_with_code_is_refused_and_the_code_never_runs(tmp_path):
+    marker = tmp_path / "ran.txt"
+
+    def payload(x):
+        marker.write_text("ran")  # what a hostile Lambda layer would do
+        return x
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(payload)])
+    model.save(tmp_path / "evil.keras")
+    marker.unlink(missing_ok=True)  # saving traced it once
+    with pytest.raises(errors.ModelFileError, match="Lambda"):
+        load_model(tmp_path / "evil.keras", gan_only=False)
     assert not marker.exists()
 
 
