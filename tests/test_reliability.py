@@ -7,6 +7,7 @@ import re
 import shutil
 import struct
 import subprocess
+import sys
 import warnings
 import zlib
 from pathlib import Path
@@ -121,6 +122,39 @@ def test_multi_worker_resume_restores_the_agreed_epoch(tmp_path):
     backup.at_most = 1
     with pytest.raises(errors.DistributionError, match=r"agreed to resume from epoch 1.*hold epochs \[3, 2\]"):
         backup.on_train_begin()
+
+
+AGREE = """
+import sys
+from ganzoo import distribute
+strategy = distribute.get_strategy("multiworker")
+print("agreed", distribute.agreed_minimum(int(sys.argv[1]), strategy))
+"""
+
+
+def test_workers_agree_on_the_oldest_epoch_they_can_restore():
+    """Two worker processes on 127.0.0.1 whose backups ended at epochs 3 and 2 both resume from 2."""
+    workers = [f"127.0.0.1:{port}" for port in distribute.free_ports(2)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", AGREE, str(epoch)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**env, "TF_CONFIG": distribute.tf_config(workers, i)},
+        )
+        for i, epoch in enumerate((3, 2))
+    ]
+    try:
+        outputs = [p.communicate(timeout=200)[0] for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in processes] == [0, 0]
+    assert [out.strip().splitlines()[-1] for out in outputs] == ["agreed 2", "agreed 2"]
 
 
 # ------------------------------------------------------------------------ checkpoints

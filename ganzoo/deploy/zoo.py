@@ -18,15 +18,19 @@ Entries are looked up, first match wins, in:
 3. the bundled folder: ``ganzoo/_exported`` in an installed wheel, or the
    repository's ``exported/`` in a source checkout or an editable install.
 
-A card may point at a remote artifact instead of holding files: ``"url"`` and
-``"sha256"`` of either a ``.keras`` file or a ``.zip``/``.tar.gz`` of an entry
-folder. It is downloaded once into :func:`cache_dir` (``$GANZOO_CACHE``, default
-``~/.cache/ganzoo``), streamed to a temporary file, hash-checked, and only then
-moved into place. ``GANZOO_OFFLINE=1`` (or ``offline=True``) never touches the
+A card may point at a remote artifact instead of holding files: ``"url"`` (http or https;
+:func:`register` also takes a ``file:`` URL of a regular file) and ``"sha256"`` of either a
+``.keras`` file or a ``.zip``/``.tar.gz`` of an entry folder. It is downloaded once into
+:func:`cache_dir` (``$GANZOO_CACHE``, default ``~/.cache/ganzoo``), streamed to a temporary
+file (at most ``GANZOO_DOWNLOAD_MAX_BYTES``, within ``GANZOO_DOWNLOAD_DEADLINE`` seconds),
+hash-checked, extracted within :data:`MAX_ARCHIVE_MEMBERS` and :data:`MAX_EXTRACTED_BYTES`, and
+only then moved into place, with a record of the download (``<sha256[:16]>.source.json``: its
+sha256 and its card's) beside it. ``GANZOO_OFFLINE=1`` (or ``offline=True``) never touches the
 network but still serves what is cached.
 
-Every file is hash-checked against the card before anything is read: a changed,
-missing or unlisted file raises :class:`IntegrityError` and nothing is loaded.
+Every file is hash-checked against the card before anything is read, and a cached entry's card
+against the record of the registered sha256: a changed, missing, unlisted or special file, or a
+cache rewritten behind ganzoo's back, raises :class:`IntegrityError` and nothing is loaded.
 
 This module never imports TensorFlow (``ganzoo list`` and ``ganzoo info`` answer at once);
 loading an entry's model is :func:`ganzoo.deploy.loading.load`.
@@ -454,11 +458,12 @@ def _verify_cached(folder: Path, record: Path, name: str, sha256: str) -> Path:
     problem = None
     try:
         source = json.loads(record.read_text(encoding="utf-8"))
-        if not isinstance(source, dict) or source.get("sha256") != sha256:
-            problem = f"its record {record} is for another download (sha256 {source.get('sha256')!r})"
+        recorded = source.get("sha256") if isinstance(source, dict) else None
+        if recorded != sha256:
+            problem = f"its record {record} is for another download (sha256 {recorded!r})"
         elif sha256_file(folder / CARD_FILE) != source.get("card_sha256"):
             problem = f"its {CARD_FILE} is not the one extracted from the download of sha256 {sha256}"
-    except (OSError, ValueError, RecursionError, AttributeError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         problem = f"its download record {record} cannot be read ({type(error).__name__})"
     if problem is not None:
         raise IntegrityError(

@@ -5,8 +5,10 @@
   variable of augmentation or progressive-growing state, the model's seed-generator state)
   and restores it at the start of ``fit``, so a killed run continues where the last epoch
   ended. Each backup is written to a new file, flushed, and only then made current by an
-  atomic rename of a small pointer file (``latest.json``, which records its sha256): a
-  crash during a save leaves the previous backup current and readable.
+  atomic rename of a small pointer file (``latest.json``, which records its sha256 and those
+  of the older backups kept): a crash during a save leaves the previous backup current and
+  readable, a corrupted current backup falls back to the newest older one that verifies, and
+  the temporary files of a killed save are removed when training starts.
 * :func:`epoch_batches` makes the order of the batches of epoch ``e`` a function of
   ``(seed, e)`` only, so the epoch a resumed run replays gets the same batches as in an
   uninterrupted run. With ``tf.config.experimental.enable_op_determinism()`` a resumed run

@@ -201,7 +201,7 @@ def check_resumable(config: TrainConfig, out: Path, backup: reliability.BackupAn
     if not recorded.is_file():
         return
     try:
-        before = json.loads(recorded.read_text(encoding="utf-8"))["config"]
+        before = dict(json.loads(recorded.read_text(encoding="utf-8"))["config"])
     except (ValueError, KeyError, TypeError) as error:
         raise InputError(f"--resume: {recorded} is not a run record written by ganzoo train ({error!r}).") from None
     now = json.loads(json.dumps(dataclasses.asdict(config), default=str))
@@ -211,7 +211,7 @@ def check_resumable(config: TrainConfig, out: Path, backup: reliability.BackupAn
     if differences:
         raise InputError(
             f"--resume: this command differs from the run in {out} in {', '.join(differences)}; a resumed run must "
-            f"repeat its settings (only --epochs may change). Drop --resume to start a new run."
+            f"repeat these settings (--epochs may grow). Drop --resume to start a new run."
         )
 
 
