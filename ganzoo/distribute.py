@@ -140,6 +140,19 @@ def is_multi_worker(strategy=None) -> bool:
     return bool(in_multi_worker_mode()) if in_multi_worker_mode is not None else True
 
 
+def agreed_minimum(value: int, strategy=None) -> int:
+    """The smallest ``value`` over all workers of a multi-worker ``strategy`` (each passes its own).
+
+    Resuming uses it so that every worker restarts from the same epoch: the oldest one that all
+    of them can restore. Outside multi-worker training it returns ``value``. Every worker must call it.
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if not is_multi_worker(strategy):
+        return int(value)
+    gathered = strategy.gather(strategy.run(lambda: tf.constant([int(value)], tf.int64)), axis=0)
+    return int(tf.reduce_min(gathered))
+
+
 def check_global_batch_size(batch_size: int, strategy=None) -> int:
     """The per-replica batch size, or a DistributionError if ``batch_size`` does not split evenly."""
     replicas = num_replicas(strategy)

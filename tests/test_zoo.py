@@ -257,10 +257,14 @@ def test_download_then_cache_then_offline(server, saved, tmp_path, monkeypatch):
     np.testing.assert_array_equal(model.generate(4, seed=3), saved[2])
     assert server.requests == ["/tiny.keras"]
     folder = tmp_path / "cache" / "remote-tiny" / digest[:16]
-    assert files_under(tmp_path / "cache") == [
-        f"remote-tiny/{digest[:16]}/card.json",
-        f"remote-tiny/{digest[:16]}/model.keras",
-    ]
+    assert (
+        files_under(tmp_path / "cache")
+        == [
+            f"remote-tiny/{digest[:16]}.source.json",  # ganzoo's record: the registered hash and the card's
+            f"remote-tiny/{digest[:16]}/card.json",
+            f"remote-tiny/{digest[:16]}/model.keras",
+        ]
+    )
 
     server.stop()  # the cache answers from now on
     assert zoo.path("remote-tiny") == folder
@@ -346,7 +350,7 @@ def test_archive_entry_from_a_pointer_card(server, zoo_dir, saved, tmp_path, arc
     assert zoo.verify(folder)["files"] == {"model.keras": sha256(saved[0])}
     assert sha256(folder / "model.keras") == sha256(saved[0])
     assert files_under(tmp_path / "cache") == [
-        f"dcgan-packed/{sha256(archive)[:16]}/{f}" for f in ("card.json", "model.keras")
+        f"dcgan-packed/{sha256(archive)[:16]}{f}" for f in (".source.json", "/card.json", "/model.keras")
     ]
     server.stop()
     assert zoo.path("dcgan-packed", offline=True) == folder

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 
 from ganzoo.cli import catalog, demo, evaluate, export, generate, images, train
+from ganzoo.cli.common import printable
 
 GROUPS = (train, catalog, generate, images, evaluate, export, demo)
 COMMANDS = {name: spec for group in GROUPS for name, spec in group.COMMANDS.items()}
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return command.run(args)
     except USER_ERRORS as error:  # user errors: one line, not a traceback
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"ganzoo {args.command}: error: {message}", file=sys.stderr)
+        print(f"ganzoo {args.command}: error: {printable(message)}", file=sys.stderr)
         return 2
 
 

@@ -11,9 +11,10 @@ import argparse
 import ast
 import fnmatch
 import json
+import sys
 from pathlib import Path
 
-from ganzoo.cli.common import Command, cell, never, table
+from ganzoo.cli.common import Command, cell, never, printable, table
 from ganzoo.deploy import zoo
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -96,10 +97,15 @@ def configure_list(p: argparse.ArgumentParser) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     """List the pretrained zoo models and the architectures."""
-    models = []
+    models, broken = [], []
     for name in zoo.list_models(args.pattern):
-        card = zoo.info(name)
+        try:  # one broken card must not hide the rest of the zoo
+            card = zoo.info(name)
+        except zoo.IntegrityError as error:
+            broken.append(f"ganzoo list: warning: skipped zoo entry {printable(name)}: {printable(str(error))}")
+            continue
         data = card.get("data", {})
+        data = data if isinstance(data, dict) else {}
         models.append(
             (name, card.get("architecture", "?"), data.get("spec") or data.get("dataset", "?"), headline(card))
         )
@@ -115,6 +121,8 @@ def run_list(args: argparse.Namespace) -> int:
         if args.pattern is None or fnmatch.fnmatch(name, args.pattern)
     ]
     print(table(["architecture", "description"], rows))
+    for line in broken:
+        print(line, file=sys.stderr)
     return 0
 
 

@@ -24,9 +24,14 @@ class Command(NamedTuple):
     needs_tensorflow: Callable[[argparse.Namespace], bool] = always
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\x1b`` ...): a card cannot send escape sequences to the terminal."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(text))
+
+
 def table(header: list[str], rows: list[tuple]) -> str:
-    """A plain-text table with aligned columns."""
-    cells = [list(map(str, header))] + [list(map(str, row)) for row in rows]
+    """A plain-text table with aligned columns; control characters in the cells are escaped."""
+    cells = [[printable(c) for c in header]] + [[printable(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))

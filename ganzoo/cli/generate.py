@@ -78,6 +78,8 @@ def run_sample(args: argparse.Namespace) -> int:
             f"network and noise inputs ({', '.join(STYLE_ARCHITECTURES)})."
         )
     labels = None
+    if args.label is not None and generator.num_classes is None:
+        raise ValueError(f"{args.name} is unconditional: it takes no --label.")
     if generator.num_classes is not None:
         labels = args.label if args.label is not None else np.arange(args.n) % generator.num_classes
     images = generator.generate(args.n, seed=args.seed, labels=labels, **style_options)

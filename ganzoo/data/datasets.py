@@ -560,7 +560,10 @@ def _pillow_channels(image) -> int:
 
 
 def _inspect(paths: list[Path]) -> tuple[list[int], tuple[int, int]]:
-    """(channels of every file, (height, width) of the first), or a DataError naming broken files."""
+    """(channels of every file, (height, width) of the first), or a DataError naming broken files.
+
+    Every file is decoded once here, so that no broken image surfaces later as a TensorFlow error mid-training.
+    """
     from PIL import Image
 
     channels, broken, first_size = [], [], None
@@ -569,7 +572,9 @@ def _inspect(paths: list[Path]) -> tuple[list[int], tuple[int, int]]:
             with Image.open(path) as image:
                 channels.append(_pillow_channels(image))
                 first_size = first_size or (image.height, image.width)
-                image.verify()
+                image.verify()  # checksums; it does not decode the pixels
+            with Image.open(path) as image:
+                image.load()  # junk pixel data with valid checksums fails only here, not later inside tf.data
         except Exception as err:  # Pillow raises several types for bad files
             broken.append(f"{path} ({type(err).__name__}: {err})")
     if broken:

@@ -47,13 +47,14 @@ from ganzoo.deploy import loading
 from ganzoo.deploy.manifest import (
     MANIFEST_FILENAME,
     MANIFEST_VERSION,
+    artifact_path,
     check_artifact_hashes,
     read_manifest,
     sha256_tree,
 )
 from ganzoo.errors import ExportError, ModelFileError
 from ganzoo.models.base import GAN, ServingGraph
-from ganzoo.utils.files import sha256_file, write_json
+from ganzoo.utils.files import fsync_dir, fsync_tree, sha256_file, write_json
 from ganzoo.utils.versions import versions
 
 FORMATS = ("savedmodel", "onnx")
@@ -111,6 +112,7 @@ def export(
         manifest = _manifest(model, graphs, formats, opset, artifacts, source)
         manifest["verification"] = verify_parity(model, staging, atol=atol, manifest=manifest) if verify else None
         write_json(staging / MANIFEST_FILENAME, manifest)
+        fsync_tree(staging)  # on disk before the rename makes it the export
         _move_into_place(staging, out_dir, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -146,9 +148,10 @@ def verify_parity(
     runners = {}
     if "onnx" in manifest["artifacts"]:
         for name, info in manifest["artifacts"]["onnx"].items():
-            runners[f"onnx:{name}"] = _onnx_runner(export_dir / info["path"], graphs[name])
+            runners[f"onnx:{name}"] = _onnx_runner(artifact_path(export_dir, info["path"]), graphs[name])
     if "savedmodel" in manifest["artifacts"]:
-        loaded = tf.saved_model.load(str(export_dir / manifest["artifacts"]["savedmodel"]["path"]))
+        # A SavedModel is a TensorFlow program: it runs only once its hash matched the manifest (above).
+        loaded = tf.saved_model.load(str(artifact_path(export_dir, manifest["artifacts"]["savedmodel"]["path"])))
         for name in graphs:
             runners[f"savedmodel:{name}"] = _savedmodel_runner(
                 loaded, manifest["graphs"][name]["savedmodel_signature"], graphs[name]
@@ -378,10 +381,12 @@ def _move_into_place(staging: Path, out_dir: Path, overwrite: bool) -> None:
             raise
         finally:
             shutil.rmtree(backup, ignore_errors=True)
+        fsync_dir(out_dir.parent)
         return
     if out_dir.exists():
         out_dir.rmdir()
     os.replace(staging, out_dir)
+    fsync_dir(out_dir.parent)
 
 
 # -------------------------------------------------------------------------- runners

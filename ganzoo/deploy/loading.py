@@ -31,9 +31,12 @@ BACKENDS = ("keras", "onnx")
 
 # -------------------------------------------------------------------------------- files
 def check_readable(path, kinds: str = "file") -> Path:
+    """``path`` as a Path, or a clear error when it is missing, a folder or empty."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"No such {kinds}: {path}")
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder; expected a {kinds}.")
     if path.is_file() and path.stat().st_size == 0:
         raise ModelFileError(f"{path} is empty (0 bytes): a crashed or interrupted write? Expected a {kinds}.")
     return path

@@ -58,7 +58,7 @@ def check_artifact_hashes(folder: str | os.PathLike, manifest: dict[str, Any], f
     artifacts = manifest.get("artifacts", {})
     if "onnx" in formats and "onnx" in artifacts:
         for graph, info in artifacts["onnx"].items():
-            path = folder / _inside(info.get("path"), folder)
+            path = artifact_path(folder, info.get("path"))
             if not info.get("sha256"):
                 raise IntegrityError(
                     f"{folder / MANIFEST_FILENAME} records no sha256 for the {graph} ONNX graph.",
@@ -72,7 +72,7 @@ def check_artifact_hashes(folder: str | os.PathLike, manifest: dict[str, Any], f
                 )
     if "savedmodel" in formats and "savedmodel" in artifacts:
         info = artifacts["savedmodel"]
-        path = folder / _inside(info.get("path"), folder)
+        path = artifact_path(folder, info.get("path"))
         if not info.get("sha256") or not path.is_dir() or sha256_tree(path)[0] != info["sha256"]:
             raise IntegrityError(
                 f"{path} does not match the sha256 in {MANIFEST_FILENAME}: missing, changed or "
@@ -81,11 +81,12 @@ def check_artifact_hashes(folder: str | os.PathLike, manifest: dict[str, Any], f
             )
 
 
-def _inside(relative, folder: Path) -> str:
-    """A manifest path that stays inside the export folder."""
+def artifact_path(folder: str | os.PathLike, relative) -> Path:
+    """The path of an artifact the manifest names, refused unless it stays inside the export folder."""
+    folder = Path(folder)
     if not isinstance(relative, str) or not relative or Path(relative).is_absolute() or ".." in Path(relative).parts:
         raise IntegrityError(
             f"{folder / MANIFEST_FILENAME} names an artifact path {relative!r} outside its folder.",
             file=MANIFEST_FILENAME,
         )
-    return relative
+    return folder / relative

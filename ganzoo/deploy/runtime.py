@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from ganzoo.deploy.manifest import check_artifact_hashes, read_manifest
+from ganzoo.deploy.manifest import artifact_path, check_artifact_hashes, read_manifest
 from ganzoo.errors import ModelFileError
 from ganzoo.utils.images import (
     match_channels,
@@ -40,6 +40,8 @@ from ganzoo.utils.images import (
 from ganzoo.utils.sampling import (
     check_labels,
     check_positive_int,
+    check_sample_count,
+    check_seed,
     latent_vectors,
     mix_styles,
     mixing_latents,
@@ -82,16 +84,23 @@ class OnnxModel:
             check_artifact_hashes(folder, self.manifest, formats=("onnx",))
         self.kind = self.manifest["kind"]
         self.architecture = self.manifest.get("architecture")
-        self.metadata: dict[str, Any] = self.manifest["model"]
+        self.metadata: dict[str, Any] = self.manifest.get("model")
+        if not isinstance(self.metadata, dict):
+            raise ModelFileError(f"{folder / 'manifest.json'} has no 'model' section describing the model.")
         self.threads = physical_cores() if threads is None else threads
         check_positive_int("threads", self.threads)
         options = session_options(int(self.threads))
         providers = list(providers or ["CPUExecutionProvider"])
-        default = self.manifest["default_graph"]
+        default = self.manifest.get("default_graph")
+        if default not in self.manifest["graphs"] or set(self.manifest["graphs"]) - set(onnx_files):
+            raise ModelFileError(
+                f"{folder / 'manifest.json'} names default graph {default!r} and graphs {list(self.manifest['graphs'])}, "
+                f"but ONNX files for {list(onnx_files)}."
+            )
         self.graphs = [default, *(g for g in self.manifest["graphs"] if g != default)]
         self.sessions = {
             name: ort.InferenceSession(
-                str(folder / onnx_files[name]["path"]), sess_options=options, providers=providers
+                str(artifact_path(folder, onnx_files[name].get("path"))), sess_options=options, providers=providers
             )
             for name in self.graphs
         }
@@ -102,6 +111,15 @@ class OnnxModel:
                 raise ModelFileError(
                     f"{folder / onnx_files[name]['path']} has inputs {names}; its manifest says {expected}."
                 )
+
+    def field(self, key: str):
+        """``manifest["model"][key]``, or a :class:`ModelFileError` naming the manifest when it is missing."""
+        if key not in self.metadata:
+            raise ModelFileError(
+                f"{self.path / 'manifest.json'} lacks the field model.{key} that a {self.kind} export needs; export "
+                "the model again with `ganzoo export`."
+            )
+        return self.metadata[key]
 
     def __repr__(self) -> str:
         return (
@@ -136,10 +154,10 @@ class OnnxGenerator(OnnxModel):
 
     def __init__(self, path: str | os.PathLike, **kwargs):
         super().__init__(path, **kwargs)
-        self.latent_dim = int(self.metadata["latent_dim"])
+        self.latent_dim = int(self.field("latent_dim"))
         classes = self.metadata.get("num_classes")
         self.num_classes = None if classes is None else int(classes)
-        self.image_shape = tuple(int(s) for s in self.metadata["image_shape"])
+        self.image_shape = tuple(int(s) for s in self.field("image_shape"))
 
     @property
     def is_conditional(self) -> bool:
@@ -173,8 +191,7 @@ class OnnxGenerator(OnnxModel):
         ``labels`` (an int or n ints in ``[0, num_classes)``) are required by conditional
         models. ``seed=None`` draws fresh latents from OS entropy.
         """
-        check_positive_int("n", n)
-        check_positive_int("batch_size", batch_size)
+        self.check_sample_arguments(n, seed, batch_size)
         z = latent_vectors(n, self.latent_dim, seed)
         label_array = self.check_labels(labels, n)
         outputs = [
@@ -183,6 +200,13 @@ class OnnxGenerator(OnnxModel):
         ]
         samples = np.concatenate(outputs)
         return samples if raw or not self.outputs_images else to_uint8(samples)
+
+    def check_sample_arguments(self, n: int, seed, batch_size: int) -> None:
+        """Validate ``generate``'s arguments as ``GAN.generate`` does, with the same bound on ``n``."""
+        check_positive_int("n", n)
+        check_positive_int("batch_size", batch_size)
+        check_seed(seed)
+        check_sample_count(n, self.image_shape, self.latent_dim)
 
     def check_labels(self, labels, n: int) -> np.ndarray | None:
         """Validate class labels like ``GAN.check_labels``: an int or n ints in ``[0, num_classes)``."""
@@ -199,9 +223,9 @@ class OnnxStyleGenerator(OnnxGenerator):
 
     def __init__(self, path: str | os.PathLike, **kwargs):
         super().__init__(path, **kwargs)
-        self.num_ws = int(self.metadata["num_ws"])
-        self.noise_names = list(self.metadata["noise_inputs"])
-        self.noise_resolutions = [int(shape[1]) for shape in self.metadata["noise_inputs"].values()]
+        self.num_ws = int(self.field("num_ws"))
+        self.noise_names = list(self.field("noise_inputs"))
+        self.noise_resolutions = [int(shape[1]) for shape in self.field("noise_inputs").values()]
 
     def mapping_ws(self, z: np.ndarray, truncation_psi: float = 1.0) -> np.ndarray:
         """z (n, latent_dim) -> truncated styles (n, num_ws, w_dim)."""
@@ -230,8 +254,7 @@ class OnnxStyleGenerator(OnnxGenerator):
         mix_cutoff: int | None = None,
     ) -> np.ndarray:
         """``n`` images, as ``StyleGAN.generate(n, seed, ...)``: uint8, or float32 with ``raw=True``."""
-        check_positive_int("n", n)
-        check_positive_int("batch_size", batch_size)
+        self.check_sample_arguments(n, seed, batch_size)
         check_labels(labels, n, None, "A style-based generator")
         ws = self.mapping_ws(latent_vectors(n, self.latent_dim, seed), truncation_psi)
         if mix is not None:
@@ -270,11 +293,11 @@ class OnnxImageModel(OnnxModel):
 
     def __init__(self, path: str | os.PathLike, **kwargs):
         super().__init__(path, **kwargs)
-        self.size_multiple = int(self.metadata["size_multiple"])
-        self.scale = int(self.metadata["scale"])
+        self.size_multiple = int(self.field("size_multiple"))
+        self.scale = int(self.field("scale"))
         radius = self.metadata.get("receptive_radius")
         self.receptive_radius = None if radius is None else int(radius)
-        self.image_shape = tuple(int(s) for s in self.metadata["image_shape"])
+        self.image_shape = tuple(int(s) for s in self.field("image_shape"))
 
     @property
     def directions(self) -> list[str]:

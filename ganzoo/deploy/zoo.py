@@ -18,15 +18,19 @@ Entries are looked up, first match wins, in:
 3. the bundled folder: ``ganzoo/_exported`` in an installed wheel, or the
    repository's ``exported/`` in a source checkout or an editable install.
 
-A card may point at a remote artifact instead of holding files: ``"url"`` and
-``"sha256"`` of either a ``.keras`` file or a ``.zip``/``.tar.gz`` of an entry
-folder. It is downloaded once into :func:`cache_dir` (``$GANZOO_CACHE``, default
-``~/.cache/ganzoo``), streamed to a temporary file, hash-checked, and only then
-moved into place. ``GANZOO_OFFLINE=1`` (or ``offline=True``) never touches the
+A card may point at a remote artifact instead of holding files: ``"url"`` (http or https;
+:func:`register` also takes a ``file:`` URL of a regular file) and ``"sha256"`` of either a
+``.keras`` file or a ``.zip``/``.tar.gz`` of an entry folder. It is downloaded once into
+:func:`cache_dir` (``$GANZOO_CACHE``, default ``~/.cache/ganzoo``), streamed to a temporary
+file (at most ``GANZOO_DOWNLOAD_MAX_BYTES``, within ``GANZOO_DOWNLOAD_DEADLINE`` seconds),
+hash-checked, extracted within :data:`MAX_ARCHIVE_MEMBERS` and :data:`MAX_EXTRACTED_BYTES`, and
+only then moved into place, with a record of the download (``<sha256[:16]>.source.json``: its
+sha256 and its card's) beside it. ``GANZOO_OFFLINE=1`` (or ``offline=True``) never touches the
 network but still serves what is cached.
 
-Every file is hash-checked against the card before anything is read: a changed,
-missing or unlisted file raises :class:`IntegrityError` and nothing is loaded.
+Every file is hash-checked against the card before anything is read, and a cached entry's card
+against the record of the registered sha256: a changed, missing, unlisted or special file, or a
+cache rewritten behind ganzoo's back, raises :class:`IntegrityError` and nothing is loaded.
 
 This module never imports TensorFlow (``ganzoo list`` and ``ganzoo info`` answer at once);
 loading an entry's model is :func:`ganzoo.deploy.loading.load`.
@@ -47,6 +51,7 @@ import stat
 import sys
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -127,8 +132,14 @@ HEADLINE_METRICS = (
 _DOCUMENTED_FIELDS = ("architecture", "config", "data", "training", "metrics", "license", "intended_use", "limitations")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_URL_SCHEMES = ("http", "https", "file")
-DEFAULT_TIMEOUT_S = 60.0
+_URL_SCHEMES = ("http", "https")
+_REGISTER_SCHEMES = (*_URL_SCHEMES, "file")  # register() may name a local file; a card's "url" may not
+DEFAULT_TIMEOUT_S = 60.0  # per read: GANZOO_DOWNLOAD_TIMEOUT
+DEFAULT_DEADLINE_S = 3600.0  # for a whole download: GANZOO_DOWNLOAD_DEADLINE
+DEFAULT_MAX_DOWNLOAD_BYTES = 8 << 30  # GANZOO_DOWNLOAD_MAX_BYTES
+MAX_ARCHIVE_MEMBERS = 10_000
+MAX_EXTRACTED_BYTES = 16 << 30
+SOURCE_RECORD = ".source.json"  # <cache>/<name>/<sha256[:16]>.source.json: which download made a cached entry
 
 _REGISTERED: dict[str, dict[str, Any]] = {}
 
@@ -196,8 +207,15 @@ def _entry(name: str) -> tuple[dict[str, Any], Path | None]:
 
 def _read_card(folder: Path, name: str | None = None) -> dict[str, Any]:
     card_path = folder / CARD_FILE
+    _check_regular(card_path, folder)
     try:
         card = json.loads(card_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise IntegrityError(
+            f"Zoo card {card_path} is not UTF-8 text; a card is a JSON file.", file=CARD_FILE
+        ) from None
+    except RecursionError:
+        raise IntegrityError(f"Zoo card {card_path} is nested too deeply to be a zoo card.", file=CARD_FILE) from None
     except (OSError, json.JSONDecodeError) as error:
         raise IntegrityError(f"Cannot read zoo card {card_path}: {error}", file=CARD_FILE) from error
     if not isinstance(card, dict):
@@ -233,13 +251,26 @@ def info(name: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------ verification
+def _check_regular(full: Path, folder: Path) -> None:
+    """Refuse a link or a special file (FIFO, device, socket), which could escape the entry or block a read."""
+    try:
+        mode = os.lstat(full).st_mode
+    except FileNotFoundError:
+        return  # reported as missing by the caller
+    if stat.S_ISLNK(mode):
+        raise IntegrityError(f"Zoo entry {folder} contains a symbolic link {full}; links are not allowed.")
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise IntegrityError(
+            f"Zoo entry {folder} contains {full}, which is not a regular file (a FIFO, device or socket); "
+            "only regular files are allowed."
+        )
+
+
 def _relative_files(folder: Path) -> Iterator[str]:
-    """Every file below ``folder`` except the card, as POSIX relative paths; links are refused."""
+    """Every file below ``folder`` except the card, as POSIX relative paths; links and special files are refused."""
     for dirpath, dirnames, filenames in os.walk(folder):
         for entry in (*dirnames, *filenames):
-            full = Path(dirpath, entry)
-            if full.is_symlink():
-                raise IntegrityError(f"Zoo entry {folder} contains a symbolic link {full}; links are not allowed.")
+            _check_regular(Path(dirpath, entry), folder)
         for filename in filenames:
             relative = Path(dirpath, filename).relative_to(folder).as_posix()
             if relative != CARD_FILE:
@@ -334,7 +365,7 @@ def path(name: str, *, offline: bool | None = None) -> Path:
             f"Zoo entry {folder} has a card with a 'url' and also local files; a remote entry's folder holds only "
             f"{CARD_FILE}."
         )
-    return _fetch(name, card, offline=is_offline(offline))
+    return _fetch(name, card, offline=is_offline(offline), registered=folder is None)
 
 
 def _verify_named(folder: Path, name: str) -> Path:
@@ -362,7 +393,7 @@ def register(
     sha256 = sha256.lower()
     if not _SHA256.match(sha256):
         raise ValueError(f"sha256 must be 64 hex digits, got {sha256!r}.")
-    _check_url(url)
+    _check_url(url, _REGISTER_SCHEMES)
     if name not in _REGISTERED and name in _folder_entries():
         raise ValueError(f"Zoo model {name!r} already exists in {_folder_entries()[name]}; pick another name.")
     entry = dict(card or {})
@@ -384,22 +415,33 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Invalid zoo model name {name!r}: use letters, digits, '.', '_' and '-'.")
 
 
-def _check_url(url: str) -> None:
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in _URL_SCHEMES:
-        raise ValueError(f"Unsupported URL {url!r}: the scheme must be one of {', '.join(_URL_SCHEMES)}.")
+def _check_url(url: str, schemes: tuple[str, ...] = _URL_SCHEMES) -> None:
+    """Refuse a URL of another scheme than ``schemes``, and a ``file:`` URL that is not a regular file."""
+    if not isinstance(url, str):
+        raise ValueError(f"A zoo URL must be a string, got {type(url).__name__}.")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"Unsupported URL {url!r}: the scheme must be one of {', '.join(schemes)}.")
+    if parts.scheme.lower() == "file":
+        local = Path(urllib.request.url2pathname(parts.path))
+        if not local.is_file():  # /dev/zero or a FIFO would never end
+            raise ValueError(f"file: URL {url!r} does not name a regular file.")
 
 
-def _fetch(name: str, card: dict[str, Any], offline: bool) -> Path:
-    """Download (or find in the cache) the remote entry ``name``; return its verified folder."""
+def _fetch(name: str, card: dict[str, Any], offline: bool, registered: bool = False) -> Path:
+    """Download (or find in the cache) the remote entry ``name``; return its verified folder.
+
+    ``registered``: the entry was added with :func:`register` (which may name a ``file:`` URL).
+    """
     _check_name(name)
     url, sha256 = card["url"], str(card.get("sha256", "")).lower()
-    _check_url(url)
+    _check_url(url, _REGISTER_SCHEMES if registered else _URL_SCHEMES)
     if not _SHA256.match(sha256):
         raise IntegrityError(f"Remote zoo entry {name!r} needs a 'sha256' of 64 hex digits, got {sha256!r}.")
     final = cache_dir() / name / sha256[:16]
+    record = final.with_name(final.name + SOURCE_RECORD)
     if final.is_dir():
-        return _verify_named(final, name)
+        return _verify_cached(final, record, name, sha256)
     if offline:
         raise OfflineError(
             url,
@@ -423,18 +465,46 @@ def _fetch(name: str, card: dict[str, Any], offline: bool) -> Path:
             extract_archive(download, staging / "entry", source=url)
             folder = _entry_root(staging / "entry", url)
         _verify_named(folder, name)
+        # The record ties the entry to the registered hash; it is written before the folder appears, so a
+        # cached folder without its record is refused, not trusted.
+        _write_json(record, {"url": url, "sha256": sha256, "card_sha256": sha256_file(folder / CARD_FILE)})
         try:
             os.replace(folder, final)
         except OSError:
             if not final.is_dir():  # not another process having won the race
                 raise
-        return _verify_named(final, name)
+        return _verify_cached(final, record, name, sha256)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         try:
             final.parent.rmdir()  # only succeeds if a failure left it empty
         except OSError:
             pass
+
+
+def _verify_cached(folder: Path, record: Path, name: str, sha256: str) -> Path:
+    """A cached remote entry, verified against the hash the user registered (not only against its own card).
+
+    The card lists every file's sha256, and ganzoo's record beside the folder ties the card's own sha256
+    to the registered hash of the download.
+    """
+    problem = None
+    try:
+        source = json.loads(record.read_text(encoding="utf-8"))
+        recorded = source.get("sha256") if isinstance(source, dict) else None
+        if recorded != sha256:
+            problem = f"its record {record} is for another download (sha256 {recorded!r})"
+        elif sha256_file(folder / CARD_FILE) != source.get("card_sha256"):
+            problem = f"its {CARD_FILE} is not the one extracted from the download of sha256 {sha256}"
+    except (OSError, ValueError, RecursionError) as error:
+        problem = f"its download record {record} cannot be read ({type(error).__name__})"
+    if problem is not None:
+        raise IntegrityError(
+            f"Cached zoo entry {folder} does not match the registered sha256 of {name!r}: {problem}. Remove "
+            f"{folder} to download it again.",
+            expected=sha256,
+        )
+    return _verify_named(folder, name)
 
 
 def _is_keras_file(url: str, file: Path) -> bool:
@@ -460,17 +530,44 @@ def _entry_root(extracted: Path, url: str) -> Path:
     raise IntegrityError(f"The archive at {url} holds no {CARD_FILE} at its root or in a single top-level folder.")
 
 
+def _setting(variable: str, default: float) -> float:
+    """A positive number from the environment variable ``variable`` (``default`` when unset)."""
+    text = os.environ.get(variable)
+    if text is None or not text.strip():
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{variable} must be a positive number, got {text!r}.")
+    return value
+
+
 def _timeout() -> float:
-    return float(os.environ.get("GANZOO_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_S))
+    """Seconds one read may wait (``GANZOO_DOWNLOAD_TIMEOUT``)."""
+    return _setting("GANZOO_DOWNLOAD_TIMEOUT", DEFAULT_TIMEOUT_S)
+
+
+def _deadline() -> float:
+    """Seconds a whole download may take (``GANZOO_DOWNLOAD_DEADLINE``): a server trickling bytes cannot hold a load."""
+    return _setting("GANZOO_DOWNLOAD_DEADLINE", DEFAULT_DEADLINE_S)
+
+
+def _max_bytes() -> int:
+    """The largest download accepted (``GANZOO_DOWNLOAD_MAX_BYTES``)."""
+    return int(_setting("GANZOO_DOWNLOAD_MAX_BYTES", DEFAULT_MAX_DOWNLOAD_BYTES))
 
 
 def _download(url: str, destination: Path, sha256: str, desc: str | None = None) -> Path:
     """Stream ``url`` to a temporary file beside ``destination``; move it there once its hash matches.
 
     Raises :class:`DownloadError` (and leaves no file behind) on an HTTP or connection
-    error, a timeout, a transfer shorter or longer than its Content-Length, or a wrong hash.
+    error, a read that waits longer than ``GANZOO_DOWNLOAD_TIMEOUT``, a download that takes longer
+    than ``GANZOO_DOWNLOAD_DEADLINE`` or is larger than ``GANZOO_DOWNLOAD_MAX_BYTES``, a transfer
+    shorter or longer than its Content-Length, or a wrong hash.
     """
-
+    timeout, deadline, max_bytes = _timeout(), _deadline(), _max_bytes()
     destination.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{destination.name}-", delete=False)
     temporary = Path(handle.name)
@@ -479,21 +576,35 @@ def _download(url: str, destination: Path, sha256: str, desc: str | None = None)
             digest, received, expected_length = hashlib.sha256(), 0, None
             request = urllib.request.Request(url, headers={"User-Agent": f"ganzoo/{__version__}"})
             try:
-                with urllib.request.urlopen(request, timeout=_timeout()) as response:
+                end = time.monotonic() + deadline
+                with urllib.request.urlopen(request, timeout=min(timeout, deadline)) as response:
                     length = response.headers.get("Content-Length") if hasattr(response, "headers") else None
                     expected_length = int(length) if length and length.isdigit() else None
+                    if expected_length is not None and expected_length > max_bytes:
+                        raise DownloadError(
+                            url,
+                            f"it announces {expected_length} bytes, more than GANZOO_DOWNLOAD_MAX_BYTES={max_bytes}",
+                        )
+                    read = getattr(response, "read1", response.read)  # returns what has arrived, not a full chunk
                     with _progress(expected_length, desc) as bar:
-                        for chunk in iter(lambda: response.read(CHUNK), b""):
+                        for chunk in iter(lambda: read(CHUNK), b""):
                             handle.write(chunk)
                             digest.update(chunk)
                             received += len(chunk)
                             bar.update(len(chunk))
+                            if received > max_bytes:
+                                raise DownloadError(url, f"more than GANZOO_DOWNLOAD_MAX_BYTES={max_bytes} bytes")
+                            if time.monotonic() > end:
+                                raise DownloadError(
+                                    url,
+                                    f"not finished after GANZOO_DOWNLOAD_DEADLINE={deadline:g} s ({received} bytes)",
+                                )
             except urllib.error.HTTPError as error:
                 raise DownloadError(url, f"HTTP error {error.code} {error.reason}") from error
             except urllib.error.URLError as error:
                 raise DownloadError(url, f"connection error: {error.reason}") from error
             except TimeoutError as error:
-                raise DownloadError(url, f"timed out after {_timeout():g} s") from error
+                raise DownloadError(url, f"timed out after {min(timeout, deadline):g} s") from error
             except (http.client.HTTPException, ConnectionError) as error:
                 raise DownloadError(url, f"transfer failed: {type(error).__name__}: {error}") from error
             if expected_length is not None and received != expected_length:
@@ -534,14 +645,26 @@ def _progress(total: int | None, desc: str | None):
 
 
 # ----------------------------------------------------------------- archives
-def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, source: str | None = None) -> Path:
+def extract_archive(
+    archive: str | os.PathLike,
+    target: str | os.PathLike,
+    source: str | None = None,
+    max_members: int | None = None,
+    max_bytes: int | None = None,
+) -> Path:
     """Extract a ``.zip`` or tar archive into ``target`` after checking every member.
 
     Raises :class:`UnsafeArchiveError` before writing anything if a member has an
-    absolute path, a ``..`` component, or is a link or special file.
+    absolute path, a ``..`` component, or is a link or special file, or if the archive holds
+    more than ``max_members`` members or more than ``max_bytes`` once extracted (a zip bomb; defaults
+    :data:`MAX_ARCHIVE_MEMBERS` and :data:`MAX_EXTRACTED_BYTES`).
+    The sizes are the members' declared ones, which extraction enforces (zip checks each
+    member's size and CRC; a tar member is as long as its header says).
     """
     archive, target = Path(archive), Path(target)
     where = source or str(archive)
+    max_members = MAX_ARCHIVE_MEMBERS if max_members is None else max_members
+    max_bytes = MAX_EXTRACTED_BYTES if max_bytes is None else max_bytes
     target.mkdir(parents=True, exist_ok=True)
     root = target.resolve()
 
@@ -559,9 +682,18 @@ def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, sourc
                 f"Refusing to extract {where}: member {member!r} would be written outside {target}."
             )
 
+    def check_totals(count: int, total: int) -> None:
+        if count > max_members:
+            raise UnsafeArchiveError(f"Refusing to extract {where}: {count} members, more than {max_members}.")
+        if total > max_bytes:
+            raise UnsafeArchiveError(
+                f"Refusing to extract {where}: {total} bytes once extracted, more than {max_bytes}."
+            )
+
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
             members = zipped.infolist()
+            check_totals(len(members), sum(m.file_size for m in members))
             for info_ in members:
                 check(info_.filename)
                 kind = stat.S_IFMT(info_.external_attr >> 16)  # 0 when the zip records no Unix type
@@ -577,6 +709,7 @@ def extract_archive(archive: str | os.PathLike, target: str | os.PathLike, sourc
         raise UnsafeArchiveError(f"{where} is neither a zip nor a tar archive: {error}") from error
     with tarred:
         members = tarred.getmembers()
+        check_totals(len(members), sum(m.size for m in members if m.isfile()))
         for member in members:
             check(member.name)
             if not (member.isfile() or member.isdir()):

@@ -39,7 +39,7 @@ from ganzoo.models.layers.common import pack_samples
 from ganzoo.objectives import augment as augment_lib
 from ganzoo.objectives import losses, penalties
 from ganzoo.utils.images import to_uint8
-from ganzoo.utils.sampling import check_labels, check_positive_int, latent_vectors
+from ganzoo.utils.sampling import check_labels, check_positive_int, check_sample_count, latent_vectors
 
 DEFAULT_LEARNING_RATE = 2e-4
 DEFAULT_BETA_1 = 0.5
@@ -499,16 +499,34 @@ class GAN(keras.Model):
         named = {id(v) for v, _ in self._named_state.values()}
         return [v for v in self._trainable_variables + self._non_trainable_variables if id(v) not in named]
 
+    def layer_seed_states(self) -> list:
+        """The states of the SeedGenerators inside the networks (Dropout's, the augmenter's), in layer order.
+
+        Saved with the model so that a resumed run draws the same dropout masks as an uninterrupted one.
+        """
+        states, seen = [], {id(self.seed_generator.state)}
+        for layer in self._flatten_layers(include_self=False, recursive=True):
+            for generator in getattr(layer, "_seed_generators", ()):
+                if id(generator.state) not in seen:
+                    seen.add(id(generator.state))
+                    states.append(generator.state)
+        return states
+
     def save_own_variables(self, store) -> None:
         for i, variable in enumerate(self._indexed_variables()):
             store[f"{i}"] = variable
         store["seed_generator_state"] = self.seed_generator.state
+        for i, state in enumerate(self.layer_seed_states()):
+            store[f"layer_seed_state_{i}"] = state
         for name, (variable, _) in self._named_state.items():
             store[name] = variable
 
     def load_own_variables(self, store) -> None:
         if "seed_generator_state" in store.keys():
             self.seed_generator.state.assign(store["seed_generator_state"])
+        for i, state in enumerate(self.layer_seed_states()):  # absent from files saved before they were saved
+            if f"layer_seed_state_{i}" in store.keys():
+                state.assign(store[f"layer_seed_state_{i}"])
         for name, (variable, fallback) in self._named_state.items():
             variable.assign(store[name] if name in store.keys() else fallback)
         for i, variable in enumerate(self._indexed_variables()):
@@ -803,6 +821,7 @@ class GAN(keras.Model):
         class-conditional models.
         """
         checks.check_generate_arguments(n, seed, batch_size)
+        check_sample_count(n, self.image_shape, self.latent_dim)
         if seed is not None:
             z = latent_vectors(n, self.latent_dim, seed)
         else:

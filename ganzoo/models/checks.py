@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo.errors import InputError
+from ganzoo.utils.sampling import check_seed
 
 # Values a [-1, 1] image may take: data pipelines clip, but resizing and user code can
 # overshoot by round-off.
@@ -205,8 +206,7 @@ def check_generate_arguments(n, seed, batch_size) -> None:
     for name, value in (("n", n), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}.")
+    check_seed(seed)
 
 
 def _shape(shape: tuple) -> str:

@@ -23,6 +23,11 @@ def upsampling_plan(size: int) -> tuple[int, int]:
     start, doublings = size, 0
     while start % 2 == 0 and start // 2 >= 4:
         start, doublings = start // 2, doublings + 1
+    if doublings == 0:
+        raise ValueError(
+            f"Convolutional GANs need an even image size (start * 2**k with k >= 1 and start >= 4, e.g. 8, 12, 16, "
+            f"28, 32), got {size} px: use {size + 1} or {size - 1}."
+        )
     return start, doublings
 
 

@@ -5,8 +5,10 @@
   variable of augmentation or progressive-growing state, the model's seed-generator state)
   and restores it at the start of ``fit``, so a killed run continues where the last epoch
   ended. Each backup is written to a new file, flushed, and only then made current by an
-  atomic rename of a small pointer file (``latest.json``, which records its sha256): a
-  crash during a save leaves the previous backup current and readable.
+  atomic rename of a small pointer file (``latest.json``, which records its sha256 and those
+  of the older backups kept): a crash during a save leaves the previous backup current and
+  readable, a corrupted current backup falls back to the newest older one that verifies, and
+  the temporary files of a killed save are removed when training starts.
 * :func:`epoch_batches` makes the order of the batches of epoch ``e`` a function of
   ``(seed, e)`` only, so the epoch a resumed run replays gets the same batches as in an
   uninterrupted run. With ``tf.config.experimental.enable_op_determinism()`` a resumed run
@@ -22,7 +24,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,37 +42,24 @@ from ganzoo.utils.files import sha256_file
 
 BACKUP_FORMAT = 1
 LATEST = "latest.json"
+_BACKUP_NAME = re.compile(r"^ckpt-\d+\.weights\.h5$")  # a plain name: never a path out of backup_dir
 
 
 # ------------------------------------------------------------------------------ files
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # not supported on every platform
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def atomic_save(model, path) -> Path:
-    """``model.save(path)`` through a temporary file in the same folder and an atomic rename."""
+    """``model.save(path)`` through a temporary file in the same folder and an atomic rename.
+
+    Temporary files left by a writer that was killed are removed first.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    file_utils.remove_stale_temporaries(path.parent)
+    tmp = file_utils.temporary_path(path)
     try:
         model.save(tmp)
-        _fsync_file(tmp)
+        file_utils.fsync_file(tmp)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        file_utils.fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -81,16 +72,20 @@ class BackupAndRestore(keras.callbacks.Callback):
 
     Args:
         backup_dir: folder of the backups; holds ``latest.json`` (the current backup's epoch,
-            file name and sha256) and ``ckpt-EPOCH.weights.h5`` files.
+            file name and sha256, and the same for the older backups kept) and
+            ``ckpt-EPOCH.weights.h5`` files.
         delete_checkpoint: remove the folder when training finishes normally (as Keras does).
-        keep: number of backups kept (at least 1; the current one is never removed).
+        keep: number of backups kept (at least 1; the current one is never removed). With 2 or
+            more, a current backup that fails its hash check is skipped with a warning and the
+            newest older one that verifies is restored.
 
     Works for any model; for a :class:`ganzoo.GAN` the weights file includes both
     optimizers (built by ``compile``, so their state is restored and not skipped) and the
     seed-generator state. Multi-worker runs give each worker its own ``backup_dir``.
+    Temporary files of a save that was killed are removed when training starts.
     """
 
-    def __init__(self, backup_dir, delete_checkpoint: bool = True, keep: int = 1):
+    def __init__(self, backup_dir, delete_checkpoint: bool = True, keep: int = 2):
         super().__init__()
         if not backup_dir:
             raise ValueError("backup_dir must be a folder path.")
@@ -100,43 +95,88 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.delete_checkpoint = delete_checkpoint
         self.keep = keep
         self.restored_epoch: int | None = None
+        self.at_most: int | None = None  # multi-worker resume: the epoch every worker agreed on
 
     # -- reading
     def latest(self) -> dict[str, Any] | None:
         """The current backup's record (``epoch``, ``weights``, ``sha256``), or None when there is none."""
+        records = self.records()
+        return records[0] if records else None
+
+    def records(self) -> list[dict[str, Any]]:
+        """The records of every backup kept, newest first (empty when there is none)."""
         pointer = self.backup_dir / LATEST
         if not pointer.is_file():
-            return None
+            return []
         try:
-            record = json.loads(pointer.read_text())
-            int(record["epoch"]), str(record["weights"]), str(record["sha256"])
-        except (ValueError, KeyError, TypeError) as error:
+            latest = json.loads(pointer.read_text())
+            records = [latest, *latest.get("previous", [])]
+            records = [
+                {"epoch": int(r["epoch"]), "weights": str(r["weights"]), "sha256": str(r["sha256"])} for r in records
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise errors.ModelFileError(
                 f"{pointer} is not a valid backup record ({error!r}); it was not written by "
                 f"ganzoo.training.reliability.BackupAndRestore. Remove {self.backup_dir} to start afresh."
             ) from error
-        return record
+        for record in records:
+            if not _BACKUP_NAME.match(record["weights"]):
+                raise errors.ModelFileError(
+                    f"{pointer} names the backup {record['weights']!r}; expected a file ckpt-EPOCH.weights.h5 "
+                    f"inside {self.backup_dir}. Remove {self.backup_dir} to start afresh."
+                )
+        return records
+
+    def usable(self) -> dict[str, Any] | None:
+        """The newest backup whose file matches its recorded sha256 (None without backups).
+
+        A newer backup that is missing or corrupted is skipped with a warning; when none verifies,
+        :class:`ModelFileError` names each one's problem.
+        """
+        problems = []
+        for record in self.records():
+            if self.at_most is not None and record["epoch"] > self.at_most:
+                continue
+            weights = self.backup_dir / record["weights"]
+            if not weights.is_file():
+                problems.append(f"{weights.name} is missing")
+                continue
+            actual = sha256_file(weights)
+            if actual != record["sha256"]:
+                problems.append(
+                    f"backup {weights} is corrupted: its sha256 is {actual}, the backup record says {record['sha256']}"
+                )
+                continue
+            if problems:
+                warnings.warn(
+                    f"Restoring the older backup of epoch {record['epoch']}: {'; '.join(problems)}.", stacklevel=2
+                )
+            return record
+        if problems:
+            raise errors.ModelFileError(
+                f"No backup in {self.backup_dir} can be restored: {'; '.join(problems)}. Remove {self.backup_dir} "
+                f"to start afresh (the run's checkpoints/ folder is unaffected)."
+            )
+        return None
 
     def initial_epoch(self) -> int:
         """The epoch a ``fit`` with this callback will start from (0 without a backup)."""
-        record = self.latest()
+        record = self.usable()
         return int(record["epoch"]) if record else 0
 
     def on_train_begin(self, logs=None) -> None:
-        record = self.latest()
+        file_utils.remove_stale_temporaries(self.backup_dir)
+        record = self.usable()
+        if self.at_most is not None and (record["epoch"] if record else 0) != self.at_most:
+            kept = [r["epoch"] for r in self.records()]
+            raise errors.DistributionError(
+                f"The workers agreed to resume from epoch {self.at_most}, but the backups in {self.backup_dir} hold "
+                f"epochs {kept}: the workers cannot restart together. Remove every worker's backup to start afresh."
+            )
         if record is None:
             return
         _build_optimizers(self.model)
-        weights = self.backup_dir / record["weights"]
-        if not weights.is_file():
-            raise errors.ModelFileError(f"{self.backup_dir / LATEST} names {weights.name}, which is missing.")
-        actual = sha256_file(weights)
-        if actual != record["sha256"]:
-            raise errors.ModelFileError(
-                f"backup {weights} is corrupted: its sha256 is {actual}, the backup record says {record['sha256']}. "
-                f"Remove {self.backup_dir} to start afresh (the run's checkpoints/ folder is unaffected)."
-            )
-        loading.load_weights(self.model, weights)
+        loading.load_weights(self.model, self.backup_dir / record["weights"])
         self.model._initial_epoch = int(record["epoch"])
         self.restored_epoch = int(record["epoch"])
 
@@ -149,32 +189,29 @@ class BackupAndRestore(keras.callbacks.Callback):
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         name = f"ckpt-{epoch:05d}.weights.h5"
         final = self.backup_dir / name
-        tmp = self.backup_dir / f".tmp-{os.getpid()}-{name}"
+        tmp = file_utils.temporary_path(final)
         try:
             self.model.save_weights(tmp, overwrite=True)
-            _fsync_file(tmp)
+            file_utils.fsync_file(tmp)
             os.replace(tmp, final)
         finally:
             if tmp.exists():
                 tmp.unlink()
-        _fsync_dir(self.backup_dir)
-        file_utils.write_json(
-            self.backup_dir / LATEST,
-            {
-                "format": BACKUP_FORMAT,
-                "epoch": int(epoch),
-                "weights": name,
-                "sha256": sha256_file(final),
-            },
-        )
-        _fsync_dir(self.backup_dir)
-        self._prune(current=name)
+        file_utils.fsync_dir(self.backup_dir)
+        try:
+            previous = [r for r in self.records() if r["weights"] != name]
+        except errors.ModelFileError:  # an unreadable record is replaced, not kept
+            previous = []
+        record = {"epoch": int(epoch), "weights": name, "sha256": sha256_file(final)}
+        kept = previous[: self.keep - 1]
+        file_utils.write_json(self.backup_dir / LATEST, {"format": BACKUP_FORMAT, **record, "previous": kept})
+        self._prune({name, *(r["weights"] for r in kept)})
         return final
 
-    def _prune(self, current: str) -> None:
-        backups = sorted(p for p in self.backup_dir.glob("ckpt-*.weights.h5") if p.name != current)
-        for old in backups[: max(0, len(backups) - (self.keep - 1))]:
-            old.unlink(missing_ok=True)
+    def _prune(self, kept: set[str]) -> None:
+        for old in self.backup_dir.glob("ckpt-*.weights.h5"):
+            if old.name not in kept:
+                old.unlink(missing_ok=True)
 
     def on_train_end(self, logs=None) -> None:
         if self.delete_checkpoint and self.backup_dir.exists():

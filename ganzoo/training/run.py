@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ganzoo.training import reliability
 from ganzoo.training.callbacks import LossCurves, SampleGrid, TranslationPanels
 from ganzoo.training.diagnostics import GANMonitor
 from ganzoo.utils.files import write_json
+from ganzoo.utils.sampling import check_positive_int
 from ganzoo.utils.versions import versions
 
 
@@ -178,6 +180,41 @@ def _adam(config: TrainConfig, learning_rate: float | None, model, network) -> k
     )
 
 
+# Settings a resumed run must share with the run it continues: they fix the model and the order of the batches.
+RESUME_KEYS = ("architecture", "data", "batch_size", "image_size", "channels", "seed", "loss", "model")
+
+
+def check_resumable(config: TrainConfig, out: Path, backup: reliability.BackupAndRestore) -> None:
+    """Raise :class:`InputError` when ``config`` cannot continue the run in ``out``.
+
+    A finished run has no backup left (``model.keras`` is its result): resuming it would silently
+    train again from epoch 0. A config that differs from the run's ``config.json`` in one of
+    :data:`RESUME_KEYS` would end in neither run.
+    """
+    if backup.latest() is None and (out / "model.keras").is_file():
+        raise InputError(
+            f"--resume: the run in {out} has finished (model.keras is written and no backup is left), so there is "
+            f"nothing to resume. Drop --resume to train again from scratch, or fine-tune it with --init-from "
+            f"{out / 'model.keras'}."
+        )
+    recorded = out / "config.json"
+    if not recorded.is_file():
+        return
+    try:
+        before = dict(json.loads(recorded.read_text(encoding="utf-8"))["config"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise InputError(f"--resume: {recorded} is not a run record written by ganzoo train ({error!r}).") from None
+    now = json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    differences = [
+        f"{key} ({before.get(key)!r} there, {now[key]!r} now)" for key in RESUME_KEYS if before.get(key) != now[key]
+    ]
+    if differences:
+        raise InputError(
+            f"--resume: this command differs from the run in {out} in {', '.join(differences)}; a resumed run must "
+            f"repeat these settings (--epochs may grow). Drop --resume to start a new run."
+        )
+
+
 def train(
     config: TrainConfig,
     out_dir: str | Path,
@@ -190,7 +227,9 @@ def train(
     Files: ``config.json`` (the config, model config, distribution and versions), ``samples/epoch_XXX.png``,
     ``loss_curves.png``, ``history.csv``, ``checkpoints/last.keras`` (every epoch, written atomically),
     ``model.keras`` (final), ``diagnostics.json`` (what :class:`GANMonitor` found, when ``config.monitor``) and ``backup/`` (the complete state of the last finished epoch while training
-    runs: ``resume=True`` continues a crashed run from it; otherwise it is cleared first).
+    runs: ``resume=True`` continues a crashed run from it; otherwise it is cleared once the run has passed its
+    checks). ``resume=True`` refuses a run that finished (its backup is gone) and a config whose data, model,
+    seed or batch settings differ from the run's ``config.json`` (:func:`check_resumable`).
 
     Resuming is exact: the batches of epoch ``e`` depend only on ``(seed, e)`` and the backup holds
     both networks, both optimizers, the EMA weights and the seed state, so a resumed run ends with
@@ -205,6 +244,7 @@ def train(
     and the others write the same files under ``out_dir/.worker-N``. A NaN or infinite loss stops
     training with :class:`ganzoo.reliability.NonFiniteLossError` and leaves the checkpoints as they were.
     """
+    check_positive_int("epochs", config.epochs)
     # First: a multi-worker strategy must be created before TensorFlow runs any operation.
     strategy = distribute.get_strategy(config.strategy)
     distribute.check_global_batch_size(config.batch_size, strategy)
@@ -218,9 +258,13 @@ def train(
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     backup = reliability.BackupAndRestore(out / "backup")
-    if backup.backup_dir.exists() and not resume:
-        shutil.rmtree(backup.backup_dir)  # a fresh run must not pick up a crashed run's state
-    first_epoch = backup.initial_epoch()
+    first_epoch = 0
+    if resume:
+        check_resumable(config, out, backup)
+        first_epoch = backup.initial_epoch()
+        if worker is not None:  # every worker restarts from the oldest epoch all of them can restore
+            first_epoch = distribute.agreed_minimum(first_epoch, strategy)
+            backup.at_most = first_epoch
     source = load_dataset(config, shuffle=False, drop_remainder=False)  # the examples, in a fixed order
     with strategy.scope():
         model = build_model(config, source)
@@ -269,6 +313,10 @@ def train(
             seed=config.seed,
         )
         callbacks.insert(1, monitor)
+    if not resume and backup.backup_dir.exists():
+        # A fresh run must not pick up a crashed run's state; removed only now that the data, the model and
+        # the config have passed their checks, so a mistyped command keeps the crash backup.
+        shutil.rmtree(backup.backup_dir)
     # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
     model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
     reliability.atomic_save(model, out / "model.keras")

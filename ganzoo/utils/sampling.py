@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganzoo.errors import InputError
+
+# The largest output one generate() call returns (4 GiB of float32); more is an error, not an out-of-memory kill.
+MAX_SAMPLE_BYTES = 4 << 30
+
 
 def latent_vectors(n: int, latent_dim: int, seed: int) -> np.ndarray:
     """``n`` standard-normal latent vectors from numpy's PCG64 seeded with ``seed`` (float32)."""
@@ -98,3 +103,20 @@ def check_positive_int(name: str, value) -> None:
     """Raise ``ValueError`` unless ``value`` is a positive integer (``bool`` is refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+
+def check_seed(seed) -> None:
+    """Raise :class:`InputError` unless ``seed`` is None or a non-negative integer (``bool`` is refused)."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise InputError(f"seed must be a non-negative integer or None, got {seed!r}.")
+
+
+def check_sample_count(n: int, sample_shape, latent_dim: int = 0) -> None:
+    """Raise :class:`InputError` when ``n`` samples of ``sample_shape`` (and their latents) exceed
+    :data:`MAX_SAMPLE_BYTES` as float32: such a call would exhaust the memory instead of answering."""
+    per_sample = 4 * (int(np.prod(sample_shape, dtype=np.int64)) + int(latent_dim))
+    if n * per_sample > MAX_SAMPLE_BYTES:
+        raise InputError(
+            f"n={n} samples of shape {tuple(sample_shape)} would take {n * per_sample / 2**30:.1f} GiB; one call "
+            f"generates at most {MAX_SAMPLE_BYTES // per_sample} of them (call it several times with other seeds)."
+        )
