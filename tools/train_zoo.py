@@ -114,14 +114,14 @@ SRGAN_X2 = dict(
 RECIPES: dict[str, dict] = {
     "cgan-fashion": fashion_recipe(
         "cgan",
-        12,
+        8,
         "Class-conditional GAN (DCGAN networks, label embedding in G, projection discriminator) generating a "
         "requested Fashion-MNIST class 0-9 at 28x28.",
         model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
     ),
     "dcgan-fashion": fashion_recipe(
         "dcgan",
-        12,
+        8,
         "DCGAN generating 28x28 Fashion-MNIST images (the paper's networks sized from 7x7, N(0, 0.02) weights, "
         "Adam(2e-4, 0.5)), EMA generator.",
         model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
