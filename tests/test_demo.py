@@ -346,3 +346,18 @@ def test_the_query_interface_runs_a_request_from_the_url(page):
         np.float32(result["output"]).reshape(4, 2), g.run(demo.page_latents(4, 16, 3)), atol=ATOL
     )
     assert json.loads(page.find_element("id", "run-result").text)["shape"] == [4, 2]
+
+
+@pytest.mark.parametrize("budget", [float("inf"), float("nan"), 0.0, -1.0])
+def test_a_budget_that_is_no_finite_positive_size_is_refused(budget, capsys):
+    with pytest.raises(DemoBuildError, match="finite number of MiB above 0"):
+        demo.select_models(max_model_mb=budget)
+    assert main(["demo", "--max-model-mb", str(budget), "--out", "unused"]) == 2
+    assert "finite number of MiB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_a_port_out_of_range_is_refused_in_one_line(port, tmp_path):
+    (tmp_path / demo.INDEX_FILE).write_text("<html></html>")
+    with pytest.raises(DemoBuildError, match="port must be an integer from 0"):
+        demo.serve(tmp_path, port)

@@ -113,10 +113,27 @@ def test_a_cached_archive_entry_is_tied_to_the_archive_hash(server, zoo_dir, sav
     _recard(folder)
     with pytest.raises(errors.IntegrityError, match="card.json is not the one extracted from the download"):
         zoo.path("dcgan-packed", offline=True)
-    # A cached folder without ganzoo's record (copied in by hand) is refused, not trusted.
+    # A cached folder without ganzoo's record (copied in by hand, or an older ganzoo's) is refused, not trusted.
     folder.with_name(folder.name + ".source.json").unlink()
-    with pytest.raises(errors.IntegrityError, match="download record .* cannot be read"):
+    with pytest.raises(errors.IntegrityError, match="without a download record"):
         zoo.path("dcgan-packed", offline=True)
+
+
+def test_an_older_cache_without_its_record_is_adopted_if_it_verifies_or_downloaded_again(server, saved_pair):
+    (good, config), (evil, _) = saved_pair
+    shutil.copyfile(good, server.root / "tiny.keras")
+    digest = sha256(good)
+    zoo.register("remote-old", server.url("tiny.keras"), digest, config=config)
+    folder = zoo.path("remote-old")
+    record = folder.with_name(folder.name + ".source.json")
+    record.unlink()  # what an older ganzoo left: its model file still hashes to the registered sha256
+    assert zoo.path("remote-old", offline=True) == folder and record.is_file()
+    record.unlink()
+    shutil.copyfile(evil, folder / "model.keras")
+    _recard(folder)
+    with pytest.raises(errors.IntegrityError, match="without a download record"):
+        zoo.path("remote-old", offline=True)
+    assert zoo.path("remote-old") == folder and sha256(folder / "model.keras") == digest  # downloaded again
 
 
 # ---------------------------------------------------------- 2. SavedModel verification
@@ -270,7 +287,7 @@ def test_a_trickling_server_hits_the_overall_deadline(endless, tmp_path, monkeyp
     start = time.monotonic()
     with pytest.raises(errors.DownloadError, match="not finished after GANZOO_DOWNLOAD_DEADLINE=1 s"):
         zoo.path("slow")
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < 20  # the server never stops: only the deadline ends it (slack for busy CI)
     assert not (tmp_path / "cache").exists() or files_under(tmp_path / "cache") == []
 
 

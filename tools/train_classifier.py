@@ -50,7 +50,8 @@ RECIPES = {
     "fashion_mnist": dict(
         name="fashion-classifier",
         builder="build_feature_classifier",
-        epochs=12,
+        epochs=15,  # 12 epochs at a constant learning rate reached 91.9 %; the protocol asks for 92 %
+        lr_decay=0.85,
         batch_size=128,
         image_size=28,
         description="Fashion-MNIST (Xiao et al. 2017; 28x28 grayscale, 10 classes), as loaded by "
@@ -117,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
         x_train,
         y_train,
         build=getattr(metrics, recipe["builder"]),
+        lr_decay=recipe.get("lr_decay", 1.0),
         epochs=args.epochs,
         seed=args.seed,
         batch_size=args.batch_size,
@@ -191,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
             "epochs": args.epochs,
             "batch_size": args.batch_size,
             "seed": args.seed,
-            "optimizer": "Adam(1e-3)",
+            "optimizer": f"Adam(1e-3), learning rate x{recipe.get('lr_decay', 1.0)} after every epoch",
             "loss": "sparse_categorical_crossentropy",
             "deterministic": "keras.utils.set_random_seed(seed) + tf.config.experimental.enable_op_determinism()",
             "wall_time_s": round(seconds, 1),

@@ -184,7 +184,7 @@ def num_examples(spec: str, split: str = "train", data_dir: str | None = None, n
         return len(_digits_split_indices(load_digits().target)[split])
     if kind == "fashion_mnist":
         sizes = fashion_mnist.SIZES
-        return sizes[split] if split in sizes else sum(sizes.values())
+        return sizes[split] if split != "all" else sum(sizes.values())
     return {"train": _FACES_TRAIN, "test": 100 - _FACES_TRAIN, "all": 100}[split]
 
 

@@ -46,9 +46,10 @@ _IDX_DTYPES = {0x08: np.uint8}  # the only type Fashion-MNIST uses
 _CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _keras_cache_dir() -> Path:
+def _keras_cache_dirs() -> list[Path]:
+    """Keras' dataset cache: ``$KERAS_HOME`` or ``~/.keras``, and ``/tmp/.keras``, where Keras goes when that is read-only."""
     home = os.environ.get("KERAS_HOME") or str(Path.home() / ".keras")
-    return Path(home) / "datasets" / "fashion-mnist"
+    return [Path(home) / "datasets" / "fashion-mnist", Path("/tmp/.keras/datasets/fashion-mnist")]
 
 
 def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -56,7 +57,7 @@ def search_dirs(data_dir: str | os.PathLike | None = None) -> list[Path]:
     if data_dir is not None:
         return [Path(data_dir).expanduser()]
     env = os.environ.get(ENV_VAR)
-    return [*([Path(env).expanduser()] if env else []), _keras_cache_dir(), DEBIAN_DIR]
+    return [*([Path(env).expanduser()] if env else []), *_keras_cache_dirs(), DEBIAN_DIR]
 
 
 def _has_files(folder: Path) -> bool:
@@ -121,12 +122,12 @@ def _read_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def _download_through_keras() -> Path:
-    """Let Keras download the files into its cache (network needed); the folder that now holds them."""
+def _download_through_keras() -> Path | None:
+    """Let Keras download the files into its cache (network needed); the searched folder that now holds them."""
     import keras  # only on this path: reading the files needs numpy alone
 
     keras.datasets.fashion_mnist.load_data()
-    return _keras_cache_dir()
+    return find_dir()
 
 
 def load_arrays(
@@ -146,6 +147,11 @@ def load_arrays(
     if folder is None and data_dir is None and tfds_fallback is not None:
         arrays = tfds_fallback(split)
         if arrays is not None:
+            if len(arrays[0]) != SIZES[split] or len(arrays[1]) != SIZES[split]:
+                raise DataError(
+                    f"TFDS' fashion_mnist {split} split holds {len(arrays[0])} images and {len(arrays[1])} labels; "
+                    f"Fashion-MNIST's has {SIZES[split]}. Prepare it again."
+                )
             return arrays
     if folder is None and data_dir is None and not offline_mode():
         try:

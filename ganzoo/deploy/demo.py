@@ -175,6 +175,8 @@ def select_models(
 ) -> list[tuple[str, Path, dict[str, Any]]]:
     """``[(name, verified folder, manifest)]``: the named entries, or by default every local entry with
     an ONNX export whose page graphs fit ``max_model_mb``. A named entry over the budget is an error."""
+    if not (isinstance(max_model_mb, (int, float)) and math.isfinite(max_model_mb) and max_model_mb > 0):
+        raise DemoBuildError(f"the model size budget must be a finite number of MiB above 0; got {max_model_mb!r}.")
     budget = int(max_model_mb * 2**20)
     chosen = []
     for name in names or [n for n in zoo.list_models() if _has_onnx_export(n)]:
@@ -333,6 +335,8 @@ def serve(folder: str | os.PathLike, port: int = 0) -> http.server.ThreadingHTTP
     Call ``serve_forever()`` on it (or run it in a thread); only this machine can reach it.
     """
     folder = Path(folder)
+    if not (isinstance(port, int) and 0 <= port <= 65535):
+        raise DemoBuildError(f"port must be an integer from 0 (a free one) to 65535; got {port!r}.")
     if not (folder / INDEX_FILE).is_file():
         raise DemoBuildError(f"{folder} is not a built demo site (no {INDEX_FILE}); run `ganzoo demo --out {folder}`.")
     handler = functools.partial(_Handler, directory=str(folder))

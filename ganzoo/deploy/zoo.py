@@ -440,6 +440,15 @@ def _fetch(name: str, card: dict[str, Any], offline: bool, registered: bool = Fa
         raise IntegrityError(f"Remote zoo entry {name!r} needs a 'sha256' of 64 hex digits, got {sha256!r}.")
     final = cache_dir() / name / sha256[:16]
     record = final.with_name(final.name + SOURCE_RECORD)
+    if final.is_dir() and not record.exists() and not _adopt_legacy_cache(final, record, url, sha256):
+        if offline:
+            raise IntegrityError(
+                f"Cached zoo entry {final} was cached by an older ganzoo without a download record, so it cannot be "
+                f"tied to the registered sha256 of {name!r}: run once with network access to download it again, "
+                "or remove it.",
+                expected=sha256,
+            )
+        _discard(final)  # an older cache that cannot be verified: download it again
     if final.is_dir():
         return _verify_cached(final, record, name, sha256)
     if offline:
@@ -480,6 +489,34 @@ def _fetch(name: str, card: dict[str, Any], offline: bool, registered: bool = Fa
             final.parent.rmdir()  # only succeeds if a failure left it empty
         except OSError:
             pass
+
+
+def _adopt_legacy_cache(folder: Path, record: Path, url: str, sha256: str) -> bool:
+    """Write the missing record of a single-file ``.keras`` entry cached by an older ganzoo, if it verifies.
+
+    Such an entry is its model file plus a card ganzoo wrote; the file must hash to the registered
+    sha256 and be the card's only file. Archives cannot be checked this way (their hash is the archive's).
+    """
+    try:
+        card = json.loads((folder / CARD_FILE).read_text(encoding="utf-8"))
+        files = card.get("files") if isinstance(card, dict) else None
+        if files != {MODEL_FILE: sha256} or sha256_file(folder / MODEL_FILE) != sha256:
+            return False
+    except (OSError, ValueError, RecursionError):
+        return False
+    _write_json(record, {"url": url, "sha256": sha256, "card_sha256": sha256_file(folder / CARD_FILE)})
+    return True
+
+
+def _discard(folder: Path) -> None:
+    """Remove a cache folder: renamed aside first, so that no reader ever sees it half-deleted."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}-discarded-", dir=folder.parent))
+    try:
+        os.replace(folder, aside / folder.name)
+    except OSError:
+        if folder.is_dir():  # not another process having discarded it first
+            raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _verify_cached(folder: Path, record: Path, name: str, sha256: str) -> Path:

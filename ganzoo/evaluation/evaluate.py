@@ -19,9 +19,9 @@ Protocol (what :func:`evaluate_model` does, and what it reports):
   ``features`` layer; its name carries the sha256 prefix of the weights). Default for other image
   data: Keras InceptionV3 with ImageNet weights, *only* if they are already in the Keras cache (nothing
   is downloaded); otherwise a ``ValueError`` says how to pass an extractor.
-* **Floor** (:func:`real_floor`): the same metrics for real images that no model made, a seeded
-  subsample of the training split (as many as the evaluation split holds) against the evaluation
-  split, in the same features. In a domain classifier's features the floor is close to 0: quote a
+* **Floor** (:func:`real_floor`): the same metrics for real images that no model made: the other
+  split (the test split for ``"train"``, the training split for ``"test"``; cut to a seeded subsample
+  of the evaluated split's size when larger) against the evaluated split, in the same features. In a domain classifier's features the floor is close to 0: quote a
   model's FID beside it rather than as a ratio.
 * **Metrics**: :func:`ganzoo.metrics.evaluate` (FID, KID mean/std over subsets, improved
   precision/recall with k=3, density/coverage with k=5), whose protocol fields are included.
@@ -58,6 +58,7 @@ __all__ = [
     "DIGITS_CLASSIFIER",
     "CLASSIFIERS",
     "DEFAULT_SPLITS",
+    "default_split",
     "digits_classifier",
     "domain_classifier",
     "real_floor",
@@ -73,6 +74,13 @@ __all__ = [
 DIGITS_CLASSIFIER = "digits-classifier"  # the zoo entry
 CLASSIFIERS = {"digits": DIGITS_CLASSIFIER, "fashion_mnist": "fashion-classifier"}  # data spec -> zoo entry
 DEFAULT_SPLITS = {"fashion_mnist": "test"}  # the split evaluate_model compares with; "train" otherwise
+
+
+def default_split(data_spec: str) -> str:
+    """The real split :func:`evaluate_model` compares with by default (see the module docstring)."""
+    return DEFAULT_SPLITS.get(data_spec, "train")
+
+
 _MIXTURES = ("ring8", "grid25")
 _POINT_METRICS = ("modes",)
 _DEFAULT_POINT_SAMPLES = 2500
@@ -98,6 +106,8 @@ def domain_classifier(
     if data_spec not in CLASSIFIERS:
         raise ValueError(f"ganzoo ships classifiers for {', '.join(CLASSIFIERS)}, not for {data_spec!r}.")
     entry = CLASSIFIERS[data_spec]
+    if path is None and entry not in zoo.list_models():
+        path = Path(entry) / zoo.MODEL_FILE  # missing: the error below says how to make it
     file = Path(path) if path is not None else zoo.path(entry) / zoo.MODEL_FILE
     if not file.is_file():
         raise FileNotFoundError(
@@ -273,7 +283,7 @@ def evaluate_model(
 
     image_shape = tuple(model.image_shape)
     conditional = _conditional(model)
-    split = split or DEFAULT_SPLITS.get(data_spec, "train")
+    split = split or default_split(data_spec)
     real, real_labels = load_real(data_spec, split, image_shape, with_labels=conditional, data_dir=data_dir)
     n_fake = int(n_fake or min(len(real), _MAX_DEFAULT_FAKE))
     if extractor is None:
@@ -342,7 +352,9 @@ def real_floor(
     the whole ``split``, in the same features, with the same metric parameters; a larger one is cut to
     a seeded subsample of ``split``'s size (FID depends on the sample sizes).
     """
-    split = split or DEFAULT_SPLITS.get(data_spec, "train")
+    split = split or default_split(data_spec)
+    if split not in ("train", "test"):
+        raise ValueError(f"the floor compares the train and test splits; split must be one of them, not {split!r}.")
     other = "test" if split == "train" else "train"
     real, _ = load_real(data_spec, split, image_shape)
     stand_in, _ = load_real(data_spec, other, image_shape)
@@ -420,7 +432,7 @@ class MetricCallback(keras.callbacks.Callback):
     The samples are ``model.generate(n, seed=seed, raw=True)``: the same latent vectors every time,
     so the change between epochs is the model's. Real features are extracted once, at the start of
     training, from ``real`` (an array of real samples) or else from the whole ``split`` of
-    ``data_spec`` (at most ``n_real`` of them, a fixed subsample).
+    ``data_spec`` (default: :func:`default_split`; at most ``n_real`` of them, a fixed subsample).
 
     Image metrics: ``"fid"``, ``"kid"`` (also writes ``kid_std``), ``"precision"``/``"recall"``
     (``"pr"``), ``"density"``/``"coverage"`` (``"dc"``). For 2-D point models: ``"modes"``
@@ -439,7 +451,7 @@ class MetricCallback(keras.callbacks.Callback):
         n: int = 512,
         real: Any = None,
         data_spec: str = "digits",
-        split: str = "train",
+        split: str | None = None,
         n_real: int = 2000,
         extractor: metrics_lib.FeatureExtractor | None = None,
         seed: int = 0,
@@ -488,7 +500,7 @@ class MetricCallback(keras.callbacks.Callback):
         if self.real is not None:
             real = np.asarray(self.real, dtype=np.float32)
         else:
-            real, _ = load_real(self.data_spec, self.split, image_shape)
+            real, _ = load_real(self.data_spec, self.split or default_split(self.data_spec), image_shape)
         if len(real) > self.n_real:
             index = np.sort(np.random.default_rng(self.seed).choice(len(real), self.n_real, replace=False))
             real = real[index]

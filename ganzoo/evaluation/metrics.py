@@ -796,18 +796,21 @@ def build_feature_classifier(image_size: int = 28, channels: int = 1, num_classe
 def train_classifier(
     images: Any,
     labels: Any,
-    build: Callable[..., keras.Model] | None = None,
     epochs: int = 15,
     seed: int = 0,
     batch_size: int = 32,
     validation_data: tuple[Any, Any] | None = None,
     verbose: int = 0,
+    *,
+    build: Callable[..., keras.Model] | None = None,
+    lr_decay: float = 1.0,
 ) -> keras.Model:
     """Train ``build(image_size=, channels=, num_classes=)`` (default :func:`build_digits_classifier`) on
     caller-provided ``images`` in ``[-1, 1]`` (``(N, S, S, C)`` or ``(N, S, S)``) and integer ``labels``.
 
-    Seeds Python/numpy/TF with ``keras.utils.set_random_seed(seed)``. Returns the trained model (its
-    ``history`` attribute holds the training curves).
+    ``lr_decay`` multiplies the learning rate after every epoch (1: constant). Seeds Python/numpy/TF with
+    ``keras.utils.set_random_seed(seed)``. Returns the trained model (its ``history`` attribute holds the
+    training curves).
     """
     import keras
 
@@ -822,6 +825,8 @@ def train_classifier(
     model = build(image_size=x.shape[1], channels=x.shape[3], num_classes=max(10, int(y.max()) + 1))
     if validation_data is not None:
         validation_data = (_check_images(validation_data[0]), np.asarray(validation_data[1]))
+    initial = float(model.optimizer.learning_rate)
+    callbacks = [] if lr_decay == 1.0 else [keras.callbacks.LearningRateScheduler(lambda e: initial * lr_decay**e)]
     model.fit(
         x,
         y,
@@ -830,13 +835,22 @@ def train_classifier(
         shuffle=True,
         validation_data=validation_data,
         verbose=verbose,
+        callbacks=callbacks,
     )
     return model
 
 
-def train_digits_classifier(images: Any, labels: Any, **kwargs) -> keras.Model:
+def train_digits_classifier(
+    images: Any,
+    labels: Any,
+    epochs: int = 15,
+    seed: int = 0,
+    batch_size: int = 32,
+    validation_data: tuple[Any, Any] | None = None,
+    verbose: int = 0,
+) -> keras.Model:
     """:func:`train_classifier` with :func:`build_digits_classifier` (the digits classifier's recipe)."""
-    return train_classifier(images, labels, build=build_digits_classifier, **kwargs)
+    return train_classifier(images, labels, epochs, seed, batch_size, validation_data, verbose)
 
 
 # ---------------------------------------------------------------------------

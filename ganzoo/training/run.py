@@ -22,7 +22,7 @@ from ganzoo import distribute
 from ganzoo.data import datasets as data_lib
 from ganzoo.data import pairs as image_tasks
 from ganzoo.deploy import loading
-from ganzoo.errors import InputError
+from ganzoo.errors import DistributionError, InputError
 from ganzoo.models import architecture_class, create
 from ganzoo.training import reliability
 from ganzoo.training.callbacks import LossCurves, SampleGrid, TranslationPanels
@@ -215,6 +215,26 @@ def check_resumable(config: TrainConfig, out: Path, backup: reliability.BackupAn
         )
 
 
+def _agreed_first_epoch(config: TrainConfig, out: Path, backup, strategy) -> int:
+    """The epoch every worker of a multi-worker run resumes from, or the same error on all of them.
+
+    A worker that cannot resume (other settings, no backup that verifies) still takes part in the
+    agreement with -1, so that the others raise too instead of waiting for it forever.
+    """
+    try:
+        check_resumable(config, out, backup)
+        own, error = backup.initial_epoch(), None
+    except (ValueError, OSError) as err:
+        own, error = -1, err
+    agreed = distribute.agreed_minimum(own, strategy)
+    if error is not None:
+        raise error
+    if agreed < 0:
+        raise DistributionError("another worker cannot resume this run (see its error); none of them resumes.")
+    backup.at_most = agreed
+    return agreed
+
+
 def train(
     config: TrainConfig,
     out_dir: str | Path,
@@ -259,12 +279,11 @@ def train(
         tf.config.experimental.enable_op_determinism()
     backup = reliability.BackupAndRestore(out / "backup")
     first_epoch = 0
-    if resume:
+    if resume and worker is None:
         check_resumable(config, out, backup)
         first_epoch = backup.initial_epoch()
-        if worker is not None:  # every worker restarts from the oldest epoch all of them can restore
-            first_epoch = distribute.agreed_minimum(first_epoch, strategy)
-            backup.at_most = first_epoch
+    elif resume:  # every worker restarts from the oldest epoch all of them can restore
+        first_epoch = _agreed_first_epoch(config, out, backup, strategy)
     source = load_dataset(config, shuffle=False, drop_remainder=False)  # the examples, in a fixed order
     with strategy.scope():
         model = build_model(config, source)
@@ -274,13 +293,6 @@ def train(
         source.unbatch(), config.batch_size, config.seed, config.epochs, first_epoch=first_epoch, d_steps=model.d_steps
     )
     dataset = distribute.shard_by_data(dataset)
-    record = {
-        "config": dataclasses.asdict(config),
-        "model_config": model.get_config(),
-        "distribution": distribute.describe(strategy),
-        "versions": versions(),
-    }
-    write_json(out / "config.json", record, default=str)
     reference = data_lib.mixture_modes(config.data)[0] if config.data in ("ring8", "grid25") else None
     if model.data_kind == "images":
         samples = SampleGrid(out / "samples", every=config.sample_every, reference=reference)
@@ -317,6 +329,13 @@ def train(
         # A fresh run must not pick up a crashed run's state; removed only now that the data, the model and
         # the config have passed their checks, so a mistyped command keeps the crash backup.
         shutil.rmtree(backup.backup_dir)
+    record = {
+        "config": dataclasses.asdict(config),
+        "model_config": model.get_config(),
+        "distribution": distribute.describe(strategy),
+        "versions": versions(),
+    }
+    write_json(out / "config.json", record, default=str)  # after every check: a refused command keeps the old one
     # shuffle=False: the pipeline shuffles itself (fit's own flag does not apply to tf.data).
     model.fit(dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
     reliability.atomic_save(model, out / "model.keras")
