@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     import ganzoo
     from ganzoo.evaluation import metrics
-    from ganzoo.utils.files import sha256_file
+    from ganzoo.utils.files import sha256_file, write_json
 
     tf.config.experimental.enable_op_determinism()
     start = time.time()
@@ -132,11 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     # Architecture and weights only: an uncompiled model over the same layers has no optimizer state.
     bare = keras.Model(model.inputs, model.outputs, name=model.name)
-    args.out.mkdir(parents=True, exist_ok=True)
-    for stale in args.out.iterdir():  # the folder holds exactly model.keras and card.json
-        if stale.is_file() and stale.name not in ("model.keras", "card.json"):
-            stale.unlink()
-    model_file = args.out / "model.keras"
+    # Written into a staging folder that replaces the entry only when complete: holding exactly
+    # model.keras and card.json, never a card that does not describe its model.
+    staging = args.out.with_name(f".{args.out.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model_file = staging / "model.keras"
     bare.save(model_file)
     digest = sha256_file(model_file)
 
@@ -217,7 +218,10 @@ def main(argv: list[str] | None = None) -> dict:
             "parameters": {"total": int(bare.count_params())},
         },
     }
-    (args.out / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    write_json(staging / "card.json", card, sort_keys=True)
+    shutil.rmtree(args.out, ignore_errors=True)
+    staging.rename(args.out)
+    model_file = args.out / "model.keras"
     print(
         f"test accuracy {test_accuracy:.4f} (train {train_accuracy:.4f}) on {len(y_test)} held-out images; "
         f"{model_file} ({model_file.stat().st_size} bytes, sha256 {digest}); {seconds:.0f} s"

@@ -100,15 +100,28 @@ def _has_ort_files(dist: Path) -> bool:
     return all((dist / name).is_file() for name in ORT_FILES)
 
 
+NPM_TIMEOUT_S = 300
+
+
 def _npm_install(prefix: Path) -> None:
-    """``npm install onnxruntime-web@ORT_WEB_VERSION`` into ``prefix`` (ganzoo's cache)."""
+    """``npm install onnxruntime-web@ORT_WEB_VERSION`` into ``prefix`` (ganzoo's cache).
+
+    The exact version is pinned; its dependencies are not (no lockfile outside a checkout), which does not
+    matter for the page: the dist files it copies are self-contained bundles of onnxruntime-web itself.
+    No install scripts run, and npm gets ``NPM_TIMEOUT_S`` seconds.
+    """
     prefix.mkdir(parents=True, exist_ok=True)
     package = {"private": True, "dependencies": {"onnxruntime-web": ORT_WEB_VERSION}}
     write_json(prefix / "package.json", package)
     print(f"ganzoo demo: installing onnxruntime-web {ORT_WEB_VERSION} with npm into {prefix}", file=sys.stderr)
-    result = subprocess.run(
-        ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund"], capture_output=True, text=True
-    )
+    command = ["npm", "install", "--prefix", str(prefix), "--no-audit", "--no-fund", "--ignore-scripts"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=NPM_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        raise DemoBuildError(
+            f"npm install of onnxruntime-web {ORT_WEB_VERSION} did not finish in {NPM_TIMEOUT_S} s; "
+            "pass --ort-dist or run `npm ci --prefix web` in a checkout."
+        ) from err
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
         first = next((line for line in lines if "error" in line.lower() or "ERR!" in line), lines[-1])
