@@ -13,11 +13,10 @@ when the step is traced, before the first update.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from ganzoo.errors import InputError
-from ganzoo.utils.sampling import check_seed
+from ganzoo.utils.sampling import check_positive_int, check_seed
 
 # Values a [-1, 1] image may take: data pipelines clip, but resizing and user code can
 # overshoot by round-off.
@@ -203,9 +202,8 @@ def check_dataset(dataset, model=None, what: str = "the dataset") -> None:
 
 def check_generate_arguments(n, seed, batch_size) -> None:
     """Arguments of ``GAN.generate``: positive ints and an int (or None) seed."""
-    for name, value in (("n", n), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be a positive integer, got {value!r}.")
+    check_positive_int("n", n)
+    check_positive_int("batch_size", batch_size)
     check_seed(seed)
 
 

@@ -100,9 +100,9 @@ def check_labels(labels, n: int, num_classes: int | None, owner: str = "This mod
 
 
 def check_positive_int(name: str, value) -> None:
-    """Raise ``ValueError`` unless ``value`` is a positive integer (``bool`` is refused)."""
+    """Raise :class:`InputError` (a ``ValueError``) unless ``value`` is a positive integer (``bool`` is refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+        raise InputError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def check_seed(seed) -> None:
