@@ -9,6 +9,7 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import ganzoo  # noqa: E402
+from ganzoo.deploy import zoo  # noqa: E402
 
 # Small configurations of every architecture, used by the tests that must cover them all.
 SMALL_CONFIGS = {
@@ -60,3 +61,17 @@ def dataset_for(model: ganzoo.GAN, **kwargs) -> tf.data.Dataset:
 @pytest.fixture(params=sorted(SMALL_CONFIGS))
 def architecture(request) -> str:
     return request.param
+
+
+@pytest.fixture
+def zoo_dir(monkeypatch, tmp_path):
+    """An empty GANZOO_ZOO_DIR and cache per test; no bundled entries, no registrations, online."""
+    folder = tmp_path / "zoo"
+    folder.mkdir()
+    monkeypatch.setenv("GANZOO_ZOO_DIR", str(folder))
+    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANZOO_DOWNLOAD_TIMEOUT", "10")
+    monkeypatch.delenv("GANZOO_OFFLINE", raising=False)
+    monkeypatch.setattr(zoo, "bundled_dir", lambda: None)
+    monkeypatch.setattr(zoo, "_REGISTERED", {})
+    return folder

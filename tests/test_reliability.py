@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from conftest import dataset_for, small_model
 from PIL import Image
+from test_resume import _CrashAtEpoch
 
 import ganzoo
 from ganzoo import cli, distribute, errors
@@ -35,16 +36,6 @@ def _dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
-
-
-class _CrashAtEpoch(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise RuntimeError("simulated crash")
 
 
 # ------------------------------------------------------------------- 3, 4: train command

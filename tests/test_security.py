@@ -32,6 +32,9 @@ REPO = Path(__file__).resolve().parents[1]
 EXPORTED = REPO / "exported"
 
 
+pytestmark = pytest.mark.usefixtures("zoo_dir")  # an isolated, empty zoo and cache (conftest)
+
+
 @pytest.fixture(scope="module")
 def saved_pair(tmp_path_factory):
     """Two saved small DCGANs with other weights: ((path, config), (path, config))."""
@@ -42,20 +45,6 @@ def saved_pair(tmp_path_factory):
         model.save(folder / f"model{seed}.keras")
         pair.append((folder / f"model{seed}.keras", model.get_config()))
     return pair
-
-
-@pytest.fixture(autouse=True)
-def zoo_dir(monkeypatch, tmp_path):
-    """An empty GANZOO_ZOO_DIR and cache per test; no bundled entries, no registrations, online."""
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    monkeypatch.setenv("GANZOO_ZOO_DIR", str(folder))
-    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("GANZOO_DOWNLOAD_TIMEOUT", "10")
-    monkeypatch.delenv("GANZOO_OFFLINE", raising=False)
-    monkeypatch.setattr(zoo, "bundled_dir", lambda: None)
-    monkeypatch.setattr(zoo, "_REGISTERED", {})
-    return folder
 
 
 @pytest.fixture

@@ -44,6 +44,9 @@ CARD_FIELDS = dict(
 )
 
 
+pytestmark = pytest.mark.usefixtures("zoo_dir")  # an isolated, empty zoo and cache (conftest)
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
@@ -59,20 +62,6 @@ def saved(tmp_path_factory):
     file = tmp_path_factory.mktemp("saved") / "model.keras"
     model.save(file)
     return file, model.get_config(), model.generate(4, seed=3)
-
-
-@pytest.fixture(autouse=True)
-def zoo_dir(monkeypatch, tmp_path):
-    """An empty GANZOO_ZOO_DIR and cache per test; no bundled entries, no registrations, online."""
-    folder = tmp_path / "zoo"
-    folder.mkdir()
-    monkeypatch.setenv("GANZOO_ZOO_DIR", str(folder))
-    monkeypatch.setenv("GANZOO_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("GANZOO_DOWNLOAD_TIMEOUT", "10")
-    monkeypatch.delenv("GANZOO_OFFLINE", raising=False)
-    monkeypatch.setattr(zoo, "bundled_dir", lambda: None)
-    monkeypatch.setattr(zoo, "_REGISTERED", {})
-    return folder
 
 
 def make_entry(parent: Path, name: str, saved, **fields) -> Path:
