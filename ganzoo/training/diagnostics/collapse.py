@@ -79,8 +79,18 @@ class ModeCollapseChecks:
             )
         return record
 
+    def _ema_warming_up(self) -> bool:
+        """Whether the samples come from an EMA generator that still holds mostly its initial weights.
+
+        ``generate`` samples the EMA generator; with a constant decay (no ``ema_rampup``) it needs about
+        1 / (1 - decay) steps (1,000 at 0.999) to forget its initialization, and its samples look
+        collapsed until then whatever the live generator does.
+        """
+        decay = getattr(self.model, "ema_decay", None)
+        return bool(decay) and getattr(self.model, "ema_rampup", None) is None and self.step < 1.0 / (1.0 - decay)
+
     def _check_diversity(self) -> None:
-        if self.model is None or self.step < self.warmup_steps:
+        if self.model is None or self.step < self.warmup_steps or self._ema_warming_up():
             return
         record = self.measure_diversity()
         self.diversity_history.append(record)
