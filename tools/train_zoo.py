@@ -385,7 +385,7 @@ def build(name: str, reuse_run: bool = False) -> dict:
     else:
         export_info, metrics = generator_entry(model, config, staging)
     model.save(staging / "model.keras")
-    curve = fid_curve(run_dir, staging)
+    curve = fid_curve(run_dir, staging, name)
     if curve is not None:
         metrics["fid_curve"] = curve
 
@@ -434,7 +434,7 @@ def generator_entry(model, config: TrainConfig, staging: Path) -> tuple[dict, di
     return export_summary(manifest), metrics
 
 
-def fid_curve(run_dir: Path, staging: Path) -> dict | None:
+def fid_curve(run_dir: Path, staging: Path, name: str) -> dict | None:
     """The run's FID-against-steps curve (``fid_curve.json``, written by ``train_phases``) as card data and a plot."""
     file = run_dir / "fid_curve.json"
     if not file.is_file():
@@ -443,7 +443,8 @@ def fid_curve(run_dir: Path, staging: Path) -> dict | None:
     steps, fids = [p["step"] for p in curve["points"]], [p["fid"] for p in curve["points"]]
     figure, axis = plt.subplots(figsize=(4.5, 3), dpi=100)
     axis.plot(steps, fids, marker="o")
-    axis.set(xlabel="generator steps", ylabel=f"FID ({curve['n_fake']} samples vs 10k train)", title=staging.name[1:-8])
+    axis.set_yscale("log")  # the first epochs' FIDs are 10x the last ones
+    axis.set(xlabel="generator steps", ylabel=f"FID ({curve['n_fake']} samples vs 10k train)", title=name)
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(staging / "fid_curve.png")
