@@ -119,6 +119,7 @@ HEADLINE_METRICS = (
     "precision",
     "recall",
     "class_accuracy",
+    "cas.cas",
     "modes_covered",
     "high_quality_fraction",
     "psnr_y",
