@@ -32,6 +32,7 @@ except ImportError:
 from ganzoo.cli import main
 from ganzoo.deploy import demo, runtime, zoo
 from ganzoo.errors import DemoBuildError, UnknownNameError
+from ganzoo.evaluation.evaluate import CLASSIFIERS
 from ganzoo.utils.sampling import const_noise_maps, mix_styles
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +96,8 @@ def test_cards_show_their_headline_numbers_nested_ones_included():
 
 def test_default_selection_is_every_onnx_entry_within_the_budget():
     everything = [name for name, _, _ in demo.select_models()]
-    assert everything == [n for n in zoo.list_models() if n != "digits-classifier"]  # it has no ONNX export
+    classifiers = set(CLASSIFIERS.values())  # the evaluation's feature extractors have no ONNX export
+    assert everything == [n for n in zoo.list_models() if n not in classifiers]
     small = [name for name, _, _ in demo.select_models(max_model_mb=1.0)]
     sizes = {
         name: sum((zoo.path(name) / m["artifacts"]["onnx"][g]["path"]).stat().st_size for g in demo.page_graphs(m))
@@ -322,7 +324,8 @@ def test_screenshot_of_the_page_is_not_blank(page, tmp_path):
     assert page.save_screenshot(str(path))
     pixels = np.asarray(Image.open(path).convert("RGB"), np.float32)
     assert pixels.shape[0] >= 800 and pixels.shape[1] >= 1000
-    assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000
+    # A blank or unstyled page has a handful of colours; rendered sample grids and text have hundreds.
+    assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 300
     n = len(page.loaded)
     assert page.find_element("id", "status").text.startswith(f"{n} of {n} models running")
 
