@@ -206,3 +206,11 @@ def test_shipped_fashion_classifier_accuracy_and_the_protocols_floor():
     shipped = [zoo.info(name) for name in zoo.list_models() if name.endswith("-fashion")]
     for entry in (e for e in shipped if e["config"].get("image_shape") == [28, 28, 1]):
         assert entry["metrics"]["reference"]["fid"] == pytest.approx(floor["fid"], rel=1e-6), entry["name"]
+
+
+def test_a_missing_classifier_says_how_to_train_it(monkeypatch):
+    monkeypatch.setattr(evaluation.zoo, "list_models", lambda pattern=None: [])
+    with pytest.raises(FileNotFoundError, match=r"train_classifier.py --data fashion_mnist"):
+        evaluation.domain_classifier("fashion_mnist")
+    with pytest.raises(ValueError, match="ships classifiers for digits, fashion_mnist"):
+        evaluation.domain_classifier("faces")

@@ -21,8 +21,9 @@ Protocol (what :func:`evaluate_model` does, and what it reports):
   is downloaded); otherwise a ``ValueError`` says how to pass an extractor.
 * **Floor** (:func:`real_floor`): the same metrics for real images that no model made: the other
   split (the test split for ``"train"``, the training split for ``"test"``; cut to a seeded subsample
-  of the evaluated split's size when larger) against the evaluated split, in the same features. In a domain classifier's features the floor is close to 0: quote a
-  model's FID beside it rather than as a ratio.
+  of the evaluated split's size when larger) against the evaluated split, in the same features. In
+  a domain classifier's features the floor is close to 0: quote a model's FID beside it rather than
+  as a ratio.
 * **Metrics**: :func:`ganzoo.metrics.evaluate` (FID, KID mean/std over subsets, improved
   precision/recall with k=3, density/coverage with k=5), whose protocol fields are included.
 * **Class accuracy** (conditional models, extractor with ``probabilities``): the share of
@@ -106,12 +107,15 @@ def domain_classifier(
     if data_spec not in CLASSIFIERS:
         raise ValueError(f"ganzoo ships classifiers for {', '.join(CLASSIFIERS)}, not for {data_spec!r}.")
     entry = CLASSIFIERS[data_spec]
-    if path is None and entry not in zoo.list_models():
-        path = Path(entry) / zoo.MODEL_FILE  # missing: the error below says how to make it
-    file = Path(path) if path is not None else zoo.path(entry) / zoo.MODEL_FILE
-    if not file.is_file():
+    if path is not None:
+        file = Path(path)
+    elif entry in zoo.list_models():
+        file = zoo.path(entry) / zoo.MODEL_FILE
+    else:
+        file = None  # not in the zoo: say how to make it
+    if file is None or not file.is_file():
         raise FileNotFoundError(
-            f"The {data_spec} classifier {file} is missing. Train it with "
+            f"The {data_spec} classifier {file or entry} is missing. Train it with "
             f"`python tools/train_classifier.py --data {data_spec}` (minutes on a CPU), or pass extractor= "
             "explicitly (e.g. ganzoo.metrics.ClassifierFeatures(your_classifier))."
         )
