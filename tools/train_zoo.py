@@ -77,13 +77,14 @@ FASHION_CURVE = dict(n=5000, patience=2)
 def fashion_recipe(architecture: str, epochs: int, description: str, **settings) -> dict:
     """A Fashion-MNIST entry: ``epochs`` at most (it stops earlier when FID stops improving), the FID curve."""
     model = settings.pop("model", {})
+    limitations = settings.pop("limitations", "")
+    settings.setdefault("batch_size", 64)
     return dict(
         phases=[
             TrainConfig(
                 architecture=architecture,
                 data="fashion_mnist",
                 epochs=epochs,
-                batch_size=64,
                 seed=0,
                 model=model,
                 **settings,
@@ -92,7 +93,7 @@ def fashion_recipe(architecture: str, epochs: int, description: str, **settings)
         description=description,
         intended_use="A baseline on a real benchmark: compare GAN families and stabilizers with the numbers in its "
         "card; synthetic training data experiments; fine-tuning on similar 28x28 grayscale images.",
-        limitations=FASHION_LIMITS,
+        limitations=(limitations + " " if limitations else "") + FASHION_LIMITS,
         license=FASHION_LICENSE,
         curve=FASHION_CURVE,
     )
@@ -126,6 +127,36 @@ RECIPES: dict[str, dict] = {
         "DCGAN generating 28x28 Fashion-MNIST images (the paper's networks sized from 7x7, N(0, 0.02) weights, "
         "Adam(2e-4, 0.5)), EMA generator.",
         model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+    ),
+    "sngan-fashion": fashion_recipe(
+        "sngan",
+        8,
+        "SNGAN generating 28x28 Fashion-MNIST images: the DCGAN networks with spectral normalization on every "
+        "discriminator layer, hinge loss, one D step per G step, Adam(2e-4, 0.5, 0.999) (Miyato et al. 2018, "
+        "setting C), EMA generator.",
+        model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+    ),
+    "wgan_gp-fashion": fashion_recipe(
+        "wgan_gp",
+        8,
+        "WGAN-GP generating 28x28 Fashion-MNIST images: the DCGAN networks with a layer-normalized critic, "
+        "Wasserstein loss with gradient penalty 10, 5 critic steps per generator step, Adam(1e-4, 0, 0.9) "
+        "(Gulrajani et al. 2017, Algorithm 1), EMA generator.",
+        model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+    ),
+    "stylegan-fashion": fashion_recipe(
+        "stylegan",
+        2,
+        "StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA with ramp-up, "
+        "w_avg for truncation; skip generator, residual discriminator) on Fashion-MNIST resized to 32x32, with "
+        "the paper's Adam(2e-3, 0, 0.99) and StyleGAN2-ADA's CIFAR settings scaled down: 2 mapping layers, "
+        "R1 gamma 0.01, 64 channels at most.",
+        batch_size=32,
+        image_size=32,
+        model=dict(latent_dim=64, mapping_layers=2, channel_base=1024, channel_max=64, r1_gamma=0.01),
+        limitations="Trained for 2 epochs only (3,750 steps of 32 images): a StyleGAN2 step costs several DCGAN "
+        "steps on a CPU, so this is a small, undertrained StyleGAN; compare it with dcgan-fashion by the FID "
+        "curves in both cards (images seen and wall time), not as a converged model.",
     ),
     "dcgan-digits": dict(
         phases=[
@@ -223,14 +254,19 @@ RECIPES: dict[str, dict] = {
             TrainConfig(
                 architecture="stylegan",
                 data="digits",
-                epochs=60,
+                epochs=150,  # 7,500 steps
                 batch_size=32,
                 seed=0,
-                g_learning_rate=2e-4,
-                d_learning_rate=2e-4,
-                beta_1=0.5,
-                beta_2=0.999,  # as trained (pre-paper default)
-                model=dict(latent_dim=64, mapping_layers=4, channel_base=512, channel_max=64, augment="diffaugment"),
+                # The paper's Adam(2e-3, 0, 0.99) (stylegan's default); R1 gamma after StyleGAN2-ADA's small-image
+                # configurations (its heuristic gives 0.0016 at 16 px, batch 32), DiffAugment for 1,617 images.
+                model=dict(
+                    latent_dim=64,
+                    mapping_layers=2,
+                    channel_base=1024,
+                    channel_max=64,
+                    r1_gamma=0.01,
+                    augment="diffaugment",
+                ),
             )
         ],
         description="StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA, "
@@ -264,11 +300,12 @@ RECIPES: dict[str, dict] = {
             TrainConfig(
                 architecture="cyclegan",
                 data="skimage:hue",
-                epochs=4,
+                epochs=12,
                 batch_size=8,
                 image_size=32,
                 seed=0,
-                model=dict(base_filters=16, res_blocks=3, d_base_filters=16),
+                # Resize-convolutions: the transposed ones left checkerboard noise in every panel.
+                model=dict(base_filters=16, res_blocks=3, d_base_filters=16, upsampling="resize"),
             )
         ],
         description="CycleGAN between photo patches and the same kind of patches with their hue turned a quarter "
