@@ -1,5 +1,7 @@
 """The GAN base model: fit, metrics, seeds, config, save/load, generate, EMA and penalties."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ import tensorflow as tf
 from conftest import dataset_for, image_batches, small_model
 
 import ganzoo
+from ganzoo.deploy.loading import load_model
 from ganzoo.errors import UnknownNameError
 from ganzoo.models.vanilla_gan import VanillaGAN
 from ganzoo.objectives import penalties
@@ -182,6 +185,35 @@ def test_save_load_round_trip_and_resume(tmp_path, architecture):
         model.generator.weights + model.discriminator.weights, loaded.generator.weights + loaded.discriminator.weights
     ):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_save_without_optimizer_state_drops_the_moments_and_fine_tunes_with_fresh_optimizers(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = small_model("dcgan", ema_decay=0.9)
+    model.compile(g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), loss="hinge")
+    data = dataset_for(model)
+    model.fit(data, epochs=1, verbose=0)
+    full, light = tmp_path / "full.keras", tmp_path / "light.keras"
+    model.save(full)
+    model.save(light, include_optimizer=False)
+    moment_bytes = sum(v.numpy().nbytes for o in (model.g_optimizer, model.d_optimizer) for v in o.variables)
+    assert full.stat().st_size - light.stat().st_size >= 0.95 * moment_bytes  # Adam's two moments per weight
+    assert int(model.g_optimizer.iterations.numpy()) == 4  # the model keeps its own optimizers
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ganzoo's loader: fresh optimizers are intended, no mismatch warning
+        loaded = load_model(light)
+    np.testing.assert_array_equal(model.generate(3, seed=1), loaded.generate(3, seed=1))
+    assert loaded.adversarial_loss.name == "hinge" and float(loaded.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert int(loaded.g_optimizer.iterations.numpy()) == 0
+    moments = [v for v in loaded.d_optimizer.variables if not {"iteration", "learning_rate"} & set(v.path.split("/"))]
+    assert moments and all(not np.any(v.numpy()) for v in moments)
+    before = [w.numpy().copy() for w in loaded.generator.weights]
+    loaded.fit(data, epochs=1, verbose=0)
+    assert int(loaded.g_optimizer.iterations.numpy()) == 4
+    assert any(not np.array_equal(a, w.numpy()) for a, w in zip(before, loaded.generator.weights))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a full file restores its state without the warning either
+        assert int(load_model(full).g_optimizer.iterations.numpy()) == 4
 
 
 def test_unknown_architecture_suggests_the_closest():

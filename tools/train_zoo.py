@@ -4,6 +4,7 @@
     python tools/train_zoo.py --all                   # every entry below
     python tools/train_zoo.py dcgan-digits --reuse-run # re-export and re-evaluate runs/zoo/NAME
     python tools/train_zoo.py --all --reexport         # export the bundled models again (no training)
+    python tools/train_zoo.py --all --resave           # save them again without optimizer state
 
 Every entry is a recipe (one ``TrainConfig`` per training phase plus its card text) in
 :data:`RECIPES`; the command above is the exact reproduction recorded in each card. The run's
@@ -421,7 +422,7 @@ def build(name: str, reuse_run: bool = False) -> dict:
         export_info, metrics = stylegan_entry(model, config, staging)
     else:
         export_info, metrics = generator_entry(model, config, staging)
-    model.save(staging / "model.keras")
+    model.save(staging / "model.keras", include_optimizer=False)  # networks and EMA; fine-tuning starts fresh Adams
     curve = fid_curve(run_dir, staging, name)
     if curve is not None:
         metrics["fid_curve"] = curve
@@ -508,17 +509,39 @@ def reexport(name: str) -> dict:
     The model file is copied byte for byte (its sha256 stays), the figures are kept, the card keeps its
     documentary fields and gets new file hashes, sizes and export summary.
     """
+
+    def fill(model, folder: Path, staging: Path, fields: dict) -> None:
+        fields["export"] = export_summary(export(model, staging))
+        for file in (zoo.MODEL_FILE, *FIGURES):
+            if (folder / file).is_file():
+                shutil.copy2(folder / file, staging / file)
+
+    return restage(name, fill)
+
+
+def resave(name: str) -> dict:
+    """Save a bundled entry's model again without optimizer state (``include_optimizer=False``, half the bytes).
+
+    The weights, exports and figures stay as they are (test_zoo checks the exports' parity against the new
+    file); the card gets new file hashes and sizes.
+    """
+
+    def fill(model, folder: Path, staging: Path, fields: dict) -> None:
+        shutil.copytree(folder, staging, ignore=shutil.ignore_patterns(zoo.CARD_FILE, zoo.MODEL_FILE))
+        model.save(staging / zoo.MODEL_FILE, include_optimizer=False)
+
+    return restage(name, fill)
+
+
+def restage(name: str, fill) -> dict:
+    """Rebuild ``exported/NAME`` in a staging folder (``fill(model, folder, staging, card_fields)``), then swap."""
     folder = ROOT / "exported" / name
     card = zoo.info(name)
     model = load_model(folder / zoo.MODEL_FILE)
     staging = folder.with_name(f".{name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
-    manifest = export(model, staging)
-    for file in (zoo.MODEL_FILE, *FIGURES):
-        if (folder / file).is_file():
-            shutil.copy2(folder / file, staging / file)
     fields = {k: v for k, v in card.items() if k not in ("files", "sizes", "versions")}
-    fields["export"] = export_summary(manifest)
+    fill(model, folder, staging, fields)
     card = zoo.write_card(staging, model=model, **fields)
     shutil.rmtree(folder)
     staging.rename(folder)
@@ -611,14 +634,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip training and evaluation: export the bundled exported/NAME/model.keras again",
     )
+    parser.add_argument(
+        "--resave",
+        action="store_true",
+        help="skip training and evaluation: save the bundled exported/NAME/model.keras again without optimizer state",
+    )
     args = parser.parse_args(argv)
     names = list(RECIPES) if args.all else args.names
     unknown = [n for n in names if n not in RECIPES]
     if not names or unknown:
         parser.error(f"name one or more of {', '.join(RECIPES)} (unknown: {', '.join(unknown) or 'none'})")
     for name in names:
-        if args.reexport:
-            print(f"{name}: {reexport(name)['export']}")
+        if args.reexport or args.resave:
+            card = reexport(name) if args.reexport else resave(name)
+            print(f"{name}: {card['sizes']}")
             continue
         card = build(name, reuse_run=args.reuse_run)
         print(f"{name}: {card['metrics']}")

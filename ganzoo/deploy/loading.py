@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import keras
 from ganzoo.deploy import runtime, zoo
 from ganzoo.errors import IntegrityError, ModelFileError
 from ganzoo.models import GAN, architecture_class
+from ganzoo.models.base import OPTIMIZER_STATE_KEY
 from ganzoo.models.checks import _MAX_LISTED, model_name
 from ganzoo.utils.files import sha256_file
 
@@ -196,8 +198,12 @@ def load_model(path, architecture: str | None = None, compile: bool = True, gan_
             raise ModelFileError(
                 f"{path} holds a {registered!r}, not a {architecture!r} model ({expected_class.__name__})."
             )
+    omitted = (config.get("compile_config") or {}).get(OPTIMIZER_STATE_KEY) == "omitted"
     try:
-        model = keras.saving.load_model(path, compile=compile, safe_mode=True)
+        with warnings.catch_warnings():
+            if omitted:  # saved with include_optimizer=False: fresh optimizers are intended, not a mismatch
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model = keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as error:
         raise ModelFileError(f"{path} could not be loaded ({type(error).__name__}: {error}).") from error
     if gan_only and not isinstance(model, GAN):

@@ -114,6 +114,10 @@ def group_critic_batches(dataset: tf.data.Dataset, d_steps: int, known_length: b
     return grouped
 
 
+# In a compile config: the file was saved with ``include_optimizer=False`` (its optimizers hold no state).
+OPTIMIZER_STATE_KEY = "optimizer_state"
+
+
 def default_optimizer() -> keras.optimizers.Optimizer:
     """Adam(2e-4, beta_1=0.5): the DCGAN setting, a sound default for most GANs."""
     return keras.optimizers.Adam(DEFAULT_LEARNING_RATE, beta_1=DEFAULT_BETA_1)
@@ -257,6 +261,7 @@ class GAN(keras.Model):
         self.adversarial_loss = losses.get(self.default_loss)
         self.g_optimizer = None
         self.d_optimizer = None
+        self._omitting_optimizer_state = False
         self._trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
@@ -439,7 +444,7 @@ class GAN(keras.Model):
     def get_compile_config(self) -> dict[str, Any] | None:
         if not self.compiled:
             return None
-        return {
+        config = {
             "g_optimizer": keras.optimizers.serialize(self.g_optimizer),
             "d_optimizer": keras.optimizers.serialize(self.d_optimizer),
             "loss": self.adversarial_loss.name,
@@ -447,9 +452,34 @@ class GAN(keras.Model):
             "jit_compile": self.jit_compile,
             "steps_per_execution": self.steps_per_execution,
         }
+        if self._omitting_optimizer_state:
+            config[OPTIMIZER_STATE_KEY] = "omitted"
+        return config
+
+    def save(
+        self, filepath, overwrite: bool = True, zipped: bool | None = None, include_optimizer: bool = True, **kwargs
+    ):
+        """Keras' ``save``; ``include_optimizer=False`` (tf.keras' argument) leaves both optimizers' state out.
+
+        Adam keeps two moments per weight, so the file is about half the size. It keeps the optimizers'
+        settings: loaded, the model trains (fine-tunes) with fresh optimizers of the same kind. Keep the
+        default for checkpoints that must resume exactly. The zoo ships its models this way.
+        """
+        if include_optimizer or not self.compiled:
+            return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        kept = self.g_optimizer, self.d_optimizer
+        # Unbuilt copies hold the settings but no moments; the saved file is what they contain.
+        self.g_optimizer, self.d_optimizer = (keras.optimizers.deserialize(keras.optimizers.serialize(o)) for o in kept)
+        self._omitting_optimizer_state = True
+        try:
+            return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+        finally:
+            self.g_optimizer, self.d_optimizer = kept
+            self._omitting_optimizer_state = False
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
         config = dict(config)
+        config.pop(OPTIMIZER_STATE_KEY, None)
         config["g_optimizer"] = keras.optimizers.deserialize(config["g_optimizer"])
         config["d_optimizer"] = keras.optimizers.deserialize(config["d_optimizer"])
         self.compile(**config)
