@@ -16,6 +16,7 @@ from ganzoo.errors import DataError
 from ganzoo.evaluation import image_tasks as image_eval
 from ganzoo.evaluation.metrics import psnr
 from ganzoo.models.cyclegan import ImagePool, paper_optimizers
+from ganzoo.models.layers.image import LumaChromaToRGB
 from ganzoo.models.nets.image import patchgan_layers_for, patchgan_receptive_field
 from ganzoo.objectives.schedules import LinearDecay
 
@@ -378,3 +379,28 @@ def test_resize_upsampling_has_no_checkerboard_where_transposed_convolutions_do(
     assert type(model).from_config(model.get_config()).upsampling == "resize"
     with pytest.raises(ValueError, match="upsampling must be one of"):
         ganzoo.create(architecture, **dict(TINY_CONFIGS[architecture], upsampling="bilinear"))
+
+
+def test_chroma_pix2pix_keeps_the_gray_input_as_luma_and_reconstructs_a_colour_image(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny("pix2pix", chroma=True)
+    gray = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 16, 16, 1)).astype("float32")
+    rgb = np.asarray(model.translate(gray, raw=True))
+    unclipped = np.all(np.abs(rgb) < 1.0, axis=-1)
+    assert rgb.shape == (2, 16, 16, 3) and unclipped.mean() > 0.9
+    luma = image_tasks.to_gray(rgb).numpy()[..., 0]
+    np.testing.assert_allclose(luma[unclipped], gray[..., 0][unclipped], atol=1e-5)  # BT.601 luma passes through
+    # A perfect chroma gives back the colour image: the layer inverts BT.601 exactly.
+    colour = np.random.default_rng(1).uniform(-0.6, 0.6, (1, 8, 8, 3)).astype("float32")
+    y = (image_tasks.to_gray(colour).numpy() + 1) / 2
+    unit = (colour + 1) / 2
+    chroma = np.concatenate([(unit[..., 2:] - y) / 1.772, (unit[..., :1] - y) / 1.402], -1) * 2
+    rebuilt = LumaChromaToRGB()([y * 2 - 1, chroma]).numpy()
+    np.testing.assert_allclose(rebuilt, colour, atol=1e-5)
+    path = tmp_path / "chroma.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.chroma is True
+    np.testing.assert_array_equal(np.asarray(loaded.translate(gray, raw=True)), rgb)
+    with pytest.raises(ValueError, match="chroma=True colourizes: it needs source_channels=1"):
+        tiny("pix2pix", chroma=True, source_channels=3)

@@ -282,11 +282,13 @@ RECIPES: dict[str, dict] = {
                 batch_size=16,
                 image_size=32,
                 seed=0,
-                # Resize-convolutions: the transposed ones left a checkerboard in every panel.
-                model=dict(base_filters=8, d_base_filters=8, upsampling="resize"),
+                # Resize-convolutions: the transposed ones left a checkerboard in every panel. Chroma: G predicts
+                # the colour and keeps the input as the luma (the paper's colourization predicts ab from L).
+                model=dict(base_filters=8, d_base_filters=8, upsampling="resize", chroma=True),
             )
         ],
-        description="pix2pix colourizing 32x32 grayscale (BT.601 luma) photo patches (U-Net G, PatchGAN D, L1 x 100).",
+        description="pix2pix colourizing 32x32 grayscale (BT.601 luma) photo patches (U-Net G predicting the two "
+        "chroma channels over the input's luma, PatchGAN D, L1 x 100).",
         intended_use="Demonstrating paired image-to-image translation; a starting point for fine-tuning on paired folders.",
         limitations=PHOTO_LIMITS,
         license=PHOTOS_LICENSE,

@@ -49,6 +49,9 @@ class Pix2Pix(ImageToImageGAN):
         l1_weight: weight of the L1 reconstruction term (100).
         upsampling: "transpose" (the paper's transposed convolutions) or "resize" (nearest x2 and a
             convolution: no checkerboard artefacts, Odena et al. 2016).
+        chroma: grayscale -> RGB only: G outputs two BT.601 chroma channels and the source is kept
+            as the luma, as the paper's colourization experiments predict Lab's ab from L (the official
+            code's colorization mode); False (default) predicts the target's channels directly.
 
     Defaults (Isola et al. 2017, section 3.3, and the official code): ``compile()`` uses the
     cross-entropy (non-saturating) loss and Adam(2e-4, beta_1=0.5) for both networks, D's loss
@@ -68,12 +71,19 @@ class Pix2Pix(ImageToImageGAN):
         dropout: float = 0.5,
         l1_weight: float = 100.0,
         upsampling: str = "transpose",
+        chroma: bool = False,
         **kwargs,
     ):
         self.image_shape = check_square_shape(image_shape)
         self.upsampling = check_upsampling(upsampling)
         if source_channels not in (1, 3):
             raise ValueError(f"source_channels must be 1 or 3, got {source_channels!r}.")
+        if chroma and (source_channels, self.image_shape[2]) != (1, 3):
+            raise ValueError(
+                "chroma=True colourizes: it needs source_channels=1 and RGB targets (image_shape[-1] == 3), "
+                f"got source_channels={source_channels} and {self.image_shape[2]} target channels."
+            )
+        self.chroma = bool(chroma)
         self.source_channels = int(source_channels)
         self.base_filters = int(base_filters)
         max_depth = unet_depth(self.image_shape[0])
@@ -108,6 +118,7 @@ class Pix2Pix(ImageToImageGAN):
             self.norm,
             self.dropout,
             upsampling=self.upsampling,
+            chroma=self.chroma,
         )
 
     def build_discriminator(self) -> keras.Model:

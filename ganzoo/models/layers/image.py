@@ -13,6 +13,25 @@ NORMS = ("batch", "instance", "layer", "none")
 
 # ---------------------------------------------------------------------------------- layers
 @keras.saving.register_keras_serializable(package="ganzoo")
+class LumaChromaToRGB(keras.layers.Layer):
+    """RGB in [-1, 1] from a luma image in [-1, 1] and two chroma channels in [-1, 1] (BT.601 YCbCr).
+
+    The chroma channels are Cb and Cr scaled by 2 (so a tanh covers their [-0.5, 0.5] range); the
+    luma passes through unchanged wherever no RGB channel clips.
+    """
+
+    def call(self, inputs):
+        luma, chroma = (ops.cast(t, "float32") for t in inputs)
+        y = (luma + 1.0) / 2.0
+        cb, cr = chroma[..., :1] * 0.5, chroma[..., 1:2] * 0.5
+        rgb = ops.concatenate([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
+        return ops.clip(rgb, 0.0, 1.0) * 2.0 - 1.0
+
+    def compute_output_shape(self, input_shapes):
+        return (*input_shapes[0][:-1], 3)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
 class ReflectionPadding2D(keras.layers.Layer):
     """Reflect-pad height and width by ``padding`` pixels (CycleGAN's border handling)."""
 

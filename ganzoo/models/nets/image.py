@@ -36,6 +36,7 @@ import keras
 
 from ganzoo.models.layers.image import (
     ICNR,
+    LumaChromaToRGB,
     PixelShuffle,
     ReflectionPadding2D,
     Upsample,
@@ -88,6 +89,7 @@ def unet_generator(
     dropout_layers: int = 3,
     name: str = "generator",
     upsampling: str = "transpose",
+    chroma: bool = False,
 ) -> keras.Model:
     """pix2pix's U-Net on images whose sides are multiples of ``2 ** depth``.
 
@@ -97,9 +99,13 @@ def unet_generator(
     stride 2) -> norm -> dropout (first ``dropout_layers`` blocks) -> ReLU, each concatenated with
     the encoder map of the same size; a last ConvTranspose to ``out_channels`` and tanh.
     ``upsampling="resize"`` replaces each ConvTranspose by nearest x2 and a 3x3 convolution.
+    ``chroma=True`` (grayscale in, RGB out) predicts two chroma channels and keeps the input as the
+    luma (:class:`LumaChromaToRGB`).
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}.")
+    if chroma and (in_channels, out_channels) != (1, 3):
+        raise ValueError(f"chroma=True maps 1 luma channel to 3 RGB channels, not {in_channels} to {out_channels}.")
     source = keras.Input((None, None, in_channels), name="image")
     filters = [base_filters * min(2**i, 8) for i in range(depth)]
     x, skips = source, []
@@ -115,8 +121,12 @@ def unet_generator(
             x = keras.layers.Dropout(dropout)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Concatenate()([x, skip])
-    x = _upsample(x, out_channels, 4, upsampling, use_bias=True)
-    image = keras.layers.Activation("tanh", dtype="float32", name="translated")(x)
+    x = _upsample(x, 2 if chroma else out_channels, 4, upsampling, use_bias=True)
+    if chroma:
+        x = keras.layers.Activation("tanh", dtype="float32", name="chroma")(x)
+        image = LumaChromaToRGB(dtype="float32", name="translated")([source, x])
+    else:
+        image = keras.layers.Activation("tanh", dtype="float32", name="translated")(x)
     return keras.Model(source, image, name=name)
 
 
