@@ -147,7 +147,7 @@ RECIPES: dict[str, dict] = {
     ),
     "stylegan-fashion": fashion_recipe(
         "stylegan",
-        1,
+        2,
         "StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA with ramp-up, "
         "w_avg for truncation; skip generator, residual discriminator) on Fashion-MNIST resized to 32x32, with "
         "the paper's Adam(2e-3, 0, 0.99) and StyleGAN2-ADA's CIFAR settings scaled down: 2 mapping layers, "
@@ -155,7 +155,7 @@ RECIPES: dict[str, dict] = {
         batch_size=32,
         image_size=32,
         model=dict(latent_dim=64, mapping_layers=2, channel_base=1024, channel_max=64, r1_gamma=0.01),
-        limitations="Trained for one epoch only (1,875 steps of 32 images): a StyleGAN2 step costs several DCGAN "
+        limitations="Trained for 2 epochs only (3,750 steps of 32 images): a StyleGAN2 step costs several DCGAN "
         "steps on a CPU, so this is a small, undertrained StyleGAN; compare it with dcgan-fashion by the FID "
         "curves in both cards (images seen and wall time), not as a converged model.",
     ),
