@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from ganzoo.data.datasets import IMAGE_EXTENSIONS, batch_and_prefetch
 from ganzoo.errors import DataError
+from ganzoo.utils.images import BT601_LUMA
 
 __all__ = [
     "PHOTOS",
@@ -66,7 +67,7 @@ TASKS = {
 HUE_SHIFT = 0.25  # fraction of a turn of the HSV hue circle (tf.image.adjust_hue's delta)
 MIN_PATCH_STD = 0.04  # patches flatter than this (std of [0, 1] values) are skipped
 DEFAULT_NUM_PATCHES = 2048  # patches per epoch of an embedded task
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_LUMA = np.array(BT601_LUMA, np.float32)
 _SHUFFLE_BUFFER = 2048
 
 

@@ -100,6 +100,10 @@ def to_model_range(images) -> np.ndarray:
     return x
 
 
+# ITU-R BT.601 luma weights of R, G, B: the gray of match_channels, skimage:colorize and pix2pix's chroma output.
+BT601_LUMA = (0.299, 0.587, 0.114)
+
+
 def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
     """Convert (N, H, W, C) [-1, 1] images to ``channels``: gray -> RGB by repetition, RGB -> gray by BT.601 luma."""
     have = x.shape[-1]
@@ -110,7 +114,7 @@ def match_channels(x: np.ndarray, channels: int) -> np.ndarray:
     if have == 1 and channels == 3:
         return np.repeat(x, 3, axis=-1)
     if have == 3 and channels == 1:
-        return (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+        return (x @ np.array(BT601_LUMA, np.float32))[..., None]
     raise ValueError(f"cannot convert {have}-channel images to {channels} channels.")
 
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras import ops
 
 from ganzoo.models.layers.common import normalization
+from ganzoo.utils.images import BT601_LUMA
 
 NORMS = ("batch", "instance", "layer", "none")
 
@@ -24,8 +25,11 @@ class LumaChromaToRGB(keras.layers.Layer):
         luma, chroma = (ops.cast(t, "float32") for t in inputs)
         y = (luma + 1.0) / 2.0
         cb, cr = chroma[..., :1] * 0.5, chroma[..., 1:2] * 0.5
-        rgb = ops.concatenate([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1)
-        return ops.clip(rgb, 0.0, 1.0) * 2.0 - 1.0
+        kr, kg, kb = BT601_LUMA  # the inverse of Y = kr R + kg G + kb B, Cb ~ B - Y, Cr ~ R - Y
+        red = y + 2 * (1 - kr) * cr
+        green = y - 2 * kb * (1 - kb) / kg * cb - 2 * kr * (1 - kr) / kg * cr
+        blue = y + 2 * (1 - kb) * cb
+        return ops.clip(ops.concatenate([red, green, blue], axis=-1), 0.0, 1.0) * 2.0 - 1.0
 
     def compute_output_shape(self, input_shapes):
         return (*input_shapes[0][:-1], 3)
