@@ -627,13 +627,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help=f"entries to build: {', '.join(RECIPES)}")
     parser.add_argument("--all", action="store_true", help="build every entry")
-    parser.add_argument("--reuse-run", action="store_true", help="skip training; use runs/zoo/NAME/model.keras")
-    parser.add_argument(
+    mode = parser.add_mutually_exclusive_group()  # at most one way to skip training
+    mode.add_argument("--reuse-run", action="store_true", help="skip training; use runs/zoo/NAME/model.keras")
+    mode.add_argument(
         "--reexport",
         action="store_true",
         help="skip training and evaluation: export the bundled exported/NAME/model.keras again",
     )
-    parser.add_argument(
+    mode.add_argument(
         "--resave",
         action="store_true",
         help="skip training and evaluation: save the bundled exported/NAME/model.keras again without optimizer state",

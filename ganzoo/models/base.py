@@ -261,7 +261,6 @@ class GAN(keras.Model):
         self.adversarial_loss = losses.get(self.default_loss)
         self.g_optimizer = None
         self.d_optimizer = None
-        self._omitting_optimizer_state = False
         self._trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "d_real", "d_fake", "d_accuracy", "d_grad_norm", "g_grad_norm")
@@ -452,7 +451,7 @@ class GAN(keras.Model):
             "jit_compile": self.jit_compile,
             "steps_per_execution": self.steps_per_execution,
         }
-        if self._omitting_optimizer_state:
+        if not self.g_optimizer.built:  # compile() builds both; save(include_optimizer=False) swaps in unbuilt copies
             config[OPTIMIZER_STATE_KEY] = "omitted"
         return config
 
@@ -470,12 +469,10 @@ class GAN(keras.Model):
         kept = self.g_optimizer, self.d_optimizer
         # Unbuilt copies hold the settings but no moments; the saved file is what they contain.
         self.g_optimizer, self.d_optimizer = (keras.optimizers.deserialize(keras.optimizers.serialize(o)) for o in kept)
-        self._omitting_optimizer_state = True
         try:
             return super().save(filepath, overwrite=overwrite, zipped=zipped, **kwargs)
         finally:
             self.g_optimizer, self.d_optimizer = kept
-            self._omitting_optimizer_state = False
 
     def compile_from_config(self, config: dict[str, Any]) -> None:
         config = dict(config)
