@@ -117,7 +117,7 @@ SRGAN_X2 = dict(
 RECIPES: dict[str, dict] = {
     "cgan-fashion": fashion_recipe(
         "cgan",
-        8,
+        16,
         "Class-conditional GAN (DCGAN networks, label embedding in G, projection discriminator) generating a "
         "requested Fashion-MNIST class 0-9 at 28x28.",
         model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
