@@ -304,8 +304,12 @@ RECIPES: dict[str, dict] = {
                 batch_size=8,
                 image_size=32,
                 seed=0,
-                # Resize-convolutions: the transposed ones left checkerboard noise in every panel.
-                model=dict(base_filters=16, res_blocks=3, d_base_filters=16, upsampling="resize"),
+                # Resize-convolutions: the transposed ones left checkerboard noise in every panel. Batch norm (the
+                # official code's --norm batch): instance norm drops each 32 px patch's mean colour and contrast at
+                # the first layer. This generator as a plain autoencoder, 400 steps: L1 0.31 with instance norm,
+                # 0.11 with batch norm; CycleGAN probes, 1,000 steps: held-out cycle PSNR 10.6 / 14.2 dB (instance,
+                # identity loss off), 21.1 / 19.2 dB (batch).
+                model=dict(base_filters=16, res_blocks=3, d_base_filters=16, upsampling="resize", norm="batch"),
             )
         ],
         description="CycleGAN between photo patches and the same kind of patches with their hue turned a quarter "

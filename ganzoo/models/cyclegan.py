@@ -118,7 +118,11 @@ class CycleGAN(ImageToImageGAN):
             (9 at 256 px, 6 at 128 px in the paper); ``downsamplings`` stride-2 steps (2).
         d_base_filters, d_layers: PatchGAN width and stride-2 layers (3 = the official 70 px field at every
             size; None scales the field with the image size, 16 px at 32-64 px).
-        norm: "instance" (paper) or "batch".
+        norm: "instance" (paper) or "batch" (the official code's ``--norm batch``). Instance norm removes each
+            image's mean and contrast per feature at the first layer, so the generators cannot pass an input's
+            overall colour straight through; on small patches that is most of what a colour map must keep (cyclegan-hue,
+            32 px: held-out cycle PSNR 10.6 / 14.2 dB after 1,000 steps with instance norm and no identity loss,
+            21.1 / 19.2 dB with batch norm).
         cycle_weight: lambda of the cycle-consistency L1 terms (10).
         identity_weight: identity loss weight as a fraction of ``cycle_weight`` (0.5; 0 disables).
         pool_size: images in each history pool (50; 0 shows D the latest fakes only).
