@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import small_model
 
-from ganzoo.models.layers.common import SampleLayerNorm, SpectralNorm
+from ganzoo.models.layers.common import ClassAffine, SampleLayerNorm, SpectralNorm
 
 
 def test_wgan_gp_critic_normalizes_each_sample_over_c_h_w_with_per_channel_affine():
@@ -233,6 +233,30 @@ def test_projection_discriminator_sum_pools_and_normalizes_its_class_embedding()
         layer(np.arange(5), training=True)
     table = keras.ops.convert_to_numpy(layer(np.arange(5)))
     assert np.linalg.svd(table, compute_uv=False)[0] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_conditional_batch_norm_generator_gives_each_class_its_own_scale_and_shift():
+    model = small_model("cgan", label_conditioning="batch_norm")
+    layers = model.generator.layers
+    affine = [layer for layer in layers if isinstance(layer, ClassAffine)]
+    batch_norms = [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(affine) == len(batch_norms) == 2 and not any(bn.center or bn.scale for bn in batch_norms)
+    assert not any(isinstance(layer, keras.layers.Embedding) for layer in layers)  # z alone, no concatenation
+    # The layer itself: x * gamma[y] + beta[y], per channel, on (B, C) and (B, H, W, C).
+    layer = ClassAffine(3)
+    x = np.ones((2, 2, 2, 4), "float32")
+    layer([x, np.array([0, 2])])
+    layer.gamma.assign(np.arange(12, dtype="float32").reshape(3, 4))
+    layer.beta.assign(np.full((3, 4), 0.5, "float32"))
+    out = keras.ops.convert_to_numpy(layer([x, np.array([0, 2])]))
+    np.testing.assert_allclose(out[0, 1, 1], [0.5, 1.5, 2.5, 3.5])
+    np.testing.assert_allclose(out[1, 0, 0], [8.5, 9.5, 10.5, 11.5])
+    # Moving one class's gains changes that class's images only.
+    z = np.random.default_rng(0).standard_normal((2, 8)).astype("float32")
+    before = keras.ops.convert_to_numpy(model.generator([z, np.array([0, 1])], training=False))
+    affine[-1].gamma.assign(affine[-1].gamma * np.array([[3.0], [1.0], [1.0]], "float32"))
+    after = keras.ops.convert_to_numpy(model.generator([z, np.array([0, 1])], training=False))
+    assert np.abs(after[0] - before[0]).max() > 1e-3 and np.abs(after[1] - before[1]).max() == 0.0
 
 
 def test_patchgan_defaults_to_the_papers_70px_field_at_every_size():

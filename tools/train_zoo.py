@@ -118,9 +118,14 @@ RECIPES: dict[str, dict] = {
     "cgan-fashion": fashion_recipe(
         "cgan",
         16,
-        "Class-conditional GAN (DCGAN networks, label embedding in G, projection discriminator) generating a "
-        "requested Fashion-MNIST class 0-9 at 28x28.",
-        model=dict(latent_dim=64, base_filters=64, ema_decay=0.999),
+        "Class-conditional GAN (DCGAN networks, class-conditional batch norm in G, projection discriminator "
+        "with minibatch standard deviation) generating a requested Fashion-MNIST class 0-9 at 28x28.",
+        # With the label only concatenated to z and no minibatch std (the recipe before): FID 36.7, recall 0.65,
+        # CAS 75.2 %, bags and shirts learned as few shapes (CAS 56 % each). Conditional batch norm is the
+        # projection discriminator paper's generator; minibatch std lets D see a batch's diversity.
+        model=dict(
+            latent_dim=64, base_filters=64, ema_decay=0.999, label_conditioning="batch_norm", minibatch_std=True
+        ),
     ),
     "dcgan-fashion": fashion_recipe(
         "dcgan",
@@ -149,7 +154,7 @@ RECIPES: dict[str, dict] = {
     ),
     "stylegan-fashion": fashion_recipe(
         "stylegan",
-        1,
+        4,
         "StyleGAN2 (mapping network, modulated convolutions, noise inputs, style mixing, lazy R1, EMA with ramp-up, "
         "w_avg for truncation; skip generator, residual discriminator) on Fashion-MNIST resized to 32x32, with "
         "the paper's Adam(2e-3, 0, 0.99) and StyleGAN2-ADA's CIFAR settings scaled down: 2 mapping layers, "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 
 from ganzoo.models.base import GAN
-from ganzoo.models.layers.common import MinibatchStdDev, SumPooling, maybe_spectral, normalization
+from ganzoo.models.layers.common import ClassAffine, MinibatchStdDev, SumPooling, maybe_spectral, normalization
 from ganzoo.registry import register_architecture
 
 
@@ -68,22 +68,33 @@ def initializers(weight_init: str) -> dict[str, dict]:
     }
 
 
-def conv_generator(latent_input, model: DCGAN, extra_inputs=(), name: str = "generator") -> keras.Model:
-    """The DCGAN generator body on a (possibly label-augmented) latent tensor, sized by ``model``."""
+def conv_generator(
+    latent_input, model: DCGAN, extra_inputs=(), name: str = "generator", class_labels=None
+) -> keras.Model:
+    """The DCGAN generator body on a (possibly label-augmented) latent tensor, sized by ``model``.
+
+    With ``class_labels`` (an int tensor), every batch norm is class-conditional: a per-class scale and
+    shift (:class:`ClassAffine`) replaces the shared one.
+    """
     size, _, channels = model.image_shape
     init = initializers(model.weight_init)
     start, doublings = upsampling_plan(size)
+
+    def batch_norm(x):
+        if class_labels is None:
+            return keras.layers.BatchNormalization(**init["batch_norm"])(x)
+        normalized = keras.layers.BatchNormalization(center=False, scale=False)(x)
+        return ClassAffine(model.num_classes)([normalized, class_labels])
+
     x = latent_input
     filters = model.base_filters * 2 ** (doublings - 1)
     x = keras.layers.Dense(start * start * filters, use_bias=False, **init["kernel"])(x)
-    x = keras.layers.BatchNormalization(**init["batch_norm"])(x)
-    x = keras.layers.ReLU()(x)
+    x = keras.layers.ReLU()(batch_norm(x))
     x = keras.layers.Reshape((start, start, filters))(x)
     for _ in range(doublings - 1):
         filters //= 2
         x = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False, **init["kernel"])(x)
-        x = keras.layers.BatchNormalization(**init["batch_norm"])(x)
-        x = keras.layers.ReLU()(x)
+        x = keras.layers.ReLU()(batch_norm(x))
     x = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", **init["kernel"])(x)
     # float32 output under mixed precision: exports and losses see full precision.
     image = keras.layers.Activation("tanh", dtype="float32", name="image")(x)

@@ -168,6 +168,42 @@ class SumPooling(keras.layers.Layer):
         return (input_shape[0], input_shape[-1])
 
 
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ClassAffine(keras.layers.Layer):
+    """The per-class scale and shift of conditional batch normalization: ``x * gamma[y] + beta[y]``.
+
+    Called on ``[x, labels]`` after a ``BatchNormalization(center=False, scale=False)``; each class has
+    its own ``gamma`` (starting at 1) and ``beta`` (starting at 0) per channel, as the categorical
+    conditional batch norm of the projection discriminator paper's generator (Miyato & Koyama 2018;
+    de Vries et al. 2017). ``x`` may be ``(B, C)`` or ``(B, H, W, C)``.
+    """
+
+    def __init__(self, num_classes: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(num_classes) < 1:
+            raise ValueError(f"num_classes must be >= 1, got {num_classes!r}.")
+        self.num_classes = int(num_classes)
+
+    def build(self, input_shape):
+        channels = input_shape[0][-1]
+        self.gamma = self.add_weight(shape=(self.num_classes, channels), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(self.num_classes, channels), initializer="zeros", name="beta")
+
+    def call(self, inputs):
+        x, labels = inputs
+        labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
+        shape = (-1,) + (1,) * (len(x.shape) - 2) + (x.shape[-1],)
+        gamma = ops.reshape(ops.cast(ops.take(self.gamma, labels, axis=0), x.dtype), shape)
+        beta = ops.reshape(ops.cast(ops.take(self.beta, labels, axis=0), x.dtype), shape)
+        return x * gamma + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
+
 def maybe_spectral(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
     """Wrap ``layer`` in :class:`SpectralNorm` (Miyato et al. 2018) when asked."""
     return SpectralNorm(layer) if spectral_norm else layer
