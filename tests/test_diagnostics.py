@@ -302,10 +302,12 @@ def test_oscillation_needs_large_swings_and_no_trend():
         feed(monitor, swinging)
     assert failures(monitor) == ["oscillation"]
 
-    for variant in ("noise", "trend", "small"):
+    for variant in ("noise", "noise_near_0.5", "trend", "small"):
         logs = healthy_logs(n, seed=2)
         if variant == "noise":  # minibatch noise as large as the swings above, but no cycles
             logs["g_loss"] = 1.0 + 0.35 * rng.standard_normal(n)
+        elif variant == "noise_near_0.5":  # a hinge / R1 D loss: its relative threshold (+-0.15) is within the noise
+            logs["d_loss"] = 0.5 + 0.25 * rng.standard_normal(n)
         elif variant == "trend":  # a steady rise with noise
             logs["g_loss"] = np.linspace(0.7, 3.0, n) + 0.1 * rng.standard_normal(n)
         else:  # cycles of a small amplitude

@@ -99,6 +99,18 @@ def moving_average(x: np.ndarray, k: int) -> np.ndarray:
     return (c[k:] - c[:-k]) / k
 
 
+def noise_level(x: np.ndarray) -> float:
+    """Step-to-step noise of a series, robustly: the MAD of its first differences as a std, over sqrt(2).
+
+    A slow swing changes little from one step to the next, so it barely moves this estimate; minibatch
+    noise is all in it.
+    """
+    steps = np.diff(np.asarray(x, dtype=np.float64))
+    if steps.size == 0:
+        return 0.0
+    return float(np.median(np.abs(steps - np.median(steps))) / (0.6745 * np.sqrt(2.0)))
+
+
 def detrend(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Residual of a least-squares line, and the line's rise over the series."""
     t = np.arange(len(x), dtype=np.float64)

@@ -73,7 +73,9 @@ class GANMonitor(
         oscillation_amplitude: swing threshold of the losses, relative to their median (0.3).
         oscillation_floor: the smallest median the losses' threshold is taken relative to (0.5): a
             pix2pix D loss of 0.3 (halved, as its paper) swinging by +-0.13 is step-to-step noise of
-            a healthy run (its zoo run), not an oscillation.
+            a healthy run (its zoo run), not an oscillation. Every threshold is also at least 3
+            standard deviations of the series' step-to-step noise left after smoothing, so minibatch
+            noise alone never counts as swings.
         accuracy_amplitude: swing threshold of ``d_accuracy``, absolute (0.2).
         smooth: moving-average length applied before counting swings (5 steps).
         explode_ratio: gradient norm growth over its first-step value meaning divergence (1e3).

@@ -6,7 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo.training.diagnostics.failures import alternations, detrend, fmt, moving_average
+from ganzoo.training.diagnostics.failures import alternations, detrend, fmt, moving_average, noise_level
+
+# A swing must also exceed this many standard deviations of the smoothed minibatch noise: a hinge or
+# R1-regularized D loss sits near 0.5 with noise as large as the relative threshold (a StyleGAN2 run on
+# Fashion-MNIST "swung" 7 times beyond +-0.15 with no cycle in it).
+NOISE_SIGMAS = 3.0
 
 
 class OscillationChecks:
@@ -29,10 +34,19 @@ class OscillationChecks:
                 if relative
                 else self.accuracy_amplitude
             )
+            noise = noise_level(series) / np.sqrt(max(1, self.smooth))  # the noise left after smoothing
+            h = max(h, NOISE_SIGMAS * noise)
             residual, rise = detrend(moving_average(series, self.smooth))
             swings = alternations(residual, h)
             swing = float(np.percentile(residual, 95) - np.percentile(residual, 5))
-            evidence[key] = {"swings": swings, "threshold": h, "peak_to_peak": swing, "median": median, "trend": rise}
+            evidence[key] = {
+                "swings": swings,
+                "threshold": h,
+                "noise": noise,
+                "peak_to_peak": swing,
+                "median": median,
+                "trend": rise,
+            }
             if swings >= needed:
                 hits.append(
                     f"{key} swung {swings} times beyond +-{fmt(h)} (peak to peak {fmt(swing)} around "
