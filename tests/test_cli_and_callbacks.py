@@ -1,7 +1,9 @@
 """The `ganzoo` command line and the picture-writing callbacks."""
 
+import dataclasses
 import json
 
+import keras
 import numpy as np
 import pytest
 from conftest import dataset_for, small_model
@@ -9,7 +11,9 @@ from PIL import Image
 
 from ganzoo import cli
 from ganzoo.cli import train as train_command
+from ganzoo.errors import InputError
 from ganzoo.training.callbacks import LossCurves, SampleGrid
+from ganzoo.training.run import TrainConfig, train
 
 
 def test_train_command_writes_a_complete_run(tmp_path, capsys):
@@ -168,3 +172,31 @@ def test_init_from_fine_tunes_a_saved_model_with_its_own_arguments(tmp_path):
     with pytest.raises(InputError, match="is a cgan model; this run trains dcgan"):
         small_model("cgan").save(tmp_path / "cgan.keras")
         build_model(TrainConfig(**{**config.__dict__, "init_from": str(tmp_path / "cgan.keras")}), load_dataset(config))
+
+
+def test_lr_decay_epochs_decays_both_rates_linearly_over_the_last_epochs(tmp_path):
+    class Rates(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            rate = [
+                float(keras.ops.convert_to_numpy(o.learning_rate))
+                for o in (self.model.g_optimizer, self.model.d_optimizer)
+            ]
+            self.seen.append(rate)
+
+    config = TrainConfig(
+        "vanilla_gan",
+        data="ring8",
+        epochs=5,
+        batch_size=500,
+        model={"hidden_units": (16,)},
+        lr_decay_epochs=3,
+        monitor=False,
+    )
+    train(config, tmp_path / "run", verbose=0, extra_callbacks=[Rates()])
+    rates = np.array(Rates.seen)
+    # The official CycleGAN schedule with n_epochs=2, n_epochs_decay=3: 1, 1, 3/4, 2/4, 1/4 of the base.
+    np.testing.assert_allclose(rates / rates[0], [[1, 1], [1, 1], [0.75, 0.75], [0.5, 0.5], [0.25, 0.25]], rtol=1e-6)
+    with pytest.raises(InputError, match="lr_decay_epochs must be an integer from 0 to epochs"):
+        train(dataclasses.replace(config, lr_decay_epochs=6), tmp_path / "bad", verbose=0)

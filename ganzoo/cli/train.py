@@ -36,6 +36,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--g-lr", type=float, default=None, help="generator learning rate (default: the architecture's)")
     p.add_argument("--d-lr", type=float, default=None, help="discriminator learning rate (default: the architecture's)")
     p.add_argument(
+        "--lr-decay-epochs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="decay both learning rates linearly towards 0 over the last N epochs (CycleGAN's and pix2pix's "
+        "schedule: --epochs 200 --lr-decay-epochs 100); default 0, constant",
+    )
+    p.add_argument(
         "--set",
         dest="model",
         type=parse_assignment,
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         loss=args.loss,
         g_learning_rate=args.g_lr,
         d_learning_rate=args.d_lr,
+        lr_decay_epochs=args.lr_decay_epochs,
         model=dict(args.model),
         sample_every=args.sample_every,
         strategy=args.strategy,

@@ -1,9 +1,10 @@
-"""Keras callbacks that show a GAN's progress as pictures.
+"""Keras callbacks that show a GAN's progress as pictures, and its learning-rate decay.
 
 * :class:`SampleGrid`: a PNG grid of fixed-seed samples every N epochs (the same
   latent vectors each time, so the change is the model's), optionally also written
   as a TensorBoard image summary. Models of 2-D points get a scatter plot instead.
 * :class:`LossCurves`: a PNG of the epoch losses and discriminator outputs at the end.
+* :class:`LinearLearningRateDecay`: CycleGAN's and pix2pix's constant-then-linear schedule, per epoch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ganzoo.errors import InputError
+from ganzoo.objectives.schedules import LinearDecay
 from ganzoo.utils.images import image_grid, plot_points, pyplot, save_grid, save_panel
 
 
@@ -151,3 +154,55 @@ class LossCurves(keras.callbacks.Callback):
         fig.savefig(self.path, dpi=100, bbox_inches="tight")
         plt.close(fig)
         return self.path
+
+
+class LinearLearningRateDecay(keras.callbacks.Callback):
+    """Every optimizer's learning rate constant for ``constant_epochs``, then linearly towards 0.
+
+    The schedule of CycleGAN and of the pix2pix code (100 constant + 100 decaying epochs in the paper),
+    stepped once per epoch as their official code steps it: epoch ``e`` (from 0) runs at
+    ``lr * (1 - max(0, e + 1 - constant_epochs) / (decay_epochs + 1))``. It sets the ``g_optimizer`` and
+    ``d_optimizer`` of a ganzoo GAN (or a plain Keras model's ``optimizer``), starting from the rates they
+    have when the callback first sees the model. The rate depends on the epoch index alone, so a resumed
+    run trains at the rates of an uninterrupted one. (:func:`ganzoo.models.cyclegan.paper_optimizers`
+    puts the same schedule, per step, inside the optimizers.)
+    """
+
+    def __init__(self, constant_epochs: int, decay_epochs: int):
+        super().__init__()
+        if constant_epochs < 0 or decay_epochs < 1:
+            raise InputError(
+                f"LinearLearningRateDecay needs constant_epochs >= 0 and decay_epochs >= 1, got "
+                f"{constant_epochs} and {decay_epochs}."
+            )
+        self.schedule = LinearDecay(1.0, constant_epochs, decay_epochs + 1)
+        self.base_rates: dict[str, float] | None = None
+
+    def _optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        found = {name: getattr(self.model, name, None) for name in ("g_optimizer", "d_optimizer", "optimizer")}
+        found = {name: opt for name, opt in found.items() if isinstance(opt, keras.optimizers.Optimizer)}
+        if not found:
+            raise InputError("LinearLearningRateDecay: the model has no compiled optimizer; call compile() first.")
+        scheduled = [name for name, opt in found.items() if callable(opt._learning_rate)]
+        if scheduled:
+            raise InputError(
+                f"LinearLearningRateDecay: {', '.join(scheduled)} already has a learning-rate schedule; use a "
+                f"constant learning rate with this callback, or the schedule alone."
+            )
+        return found
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        if self.base_rates is None:  # before any restore: the rates the run was compiled with
+            self.base_rates = {
+                name: float(keras.ops.convert_to_numpy(opt.learning_rate)) for name, opt in self._optimizers().items()
+            }
+
+    def factor(self, epoch: int) -> float:
+        """The fraction of the base rates that epoch ``epoch`` (from 0) trains at."""
+        return float(keras.ops.convert_to_numpy(self.schedule(epoch + 1)))
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        factor = self.factor(epoch)
+        for name, opt in self._optimizers().items():
+            opt.learning_rate = self.base_rates[name] * factor

@@ -25,7 +25,7 @@ from ganzoo.deploy import loading
 from ganzoo.errors import DistributionError, InputError
 from ganzoo.models import architecture_class, create
 from ganzoo.training import reliability
-from ganzoo.training.callbacks import LossCurves, SampleGrid, TranslationPanels
+from ganzoo.training.callbacks import LinearLearningRateDecay, LossCurves, SampleGrid, TranslationPanels
 from ganzoo.training.diagnostics import GANMonitor
 from ganzoo.utils.files import write_json
 from ganzoo.utils.sampling import check_positive_int
@@ -58,6 +58,8 @@ class TrainConfig:
     init_from: str | None = None
     compile: dict[str, Any] = dataclasses.field(default_factory=dict)  # extra compile() arguments, e.g. srgan's phase
     monitor: bool = True  # attach GANMonitor: name mode collapse, vanishing gradients, oscillation, divergence
+    # The last N epochs decay both learning rates linearly towards 0 (CycleGAN, pix2pix); 0: constant rates.
+    lr_decay_epochs: int = 0
 
 
 def load_dataset(config: TrainConfig, split: str = "train", shuffle: bool = True, drop_remainder: bool = True):
@@ -265,6 +267,11 @@ def train(
     training with :class:`ganzoo.reliability.NonFiniteLossError` and leaves the checkpoints as they were.
     """
     check_positive_int("epochs", config.epochs)
+    decay = config.lr_decay_epochs
+    if isinstance(decay, bool) or not isinstance(decay, (int, np.integer)) or not 0 <= decay <= config.epochs:
+        raise InputError(
+            f"lr_decay_epochs must be an integer from 0 to epochs ({config.epochs}), got {config.lr_decay_epochs!r}."
+        )
     # First: a multi-worker strategy must be created before TensorFlow runs any operation.
     strategy = distribute.get_strategy(config.strategy)
     distribute.check_global_batch_size(config.batch_size, strategy)
@@ -313,6 +320,8 @@ def train(
         *(extra_callbacks or []),
         backup,
     ]
+    if config.lr_decay_epochs:
+        callbacks.insert(0, LinearLearningRateDecay(config.epochs - config.lr_decay_epochs, config.lr_decay_epochs))
     monitor = None
     if config.monitor:
         # Quiet on a healthy run; names a failure (print, warning, diagnostics.json) with evidence and remedy.
