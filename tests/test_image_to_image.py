@@ -404,3 +404,27 @@ def test_chroma_pix2pix_keeps_the_gray_input_as_luma_and_reconstructs_a_colour_i
     np.testing.assert_array_equal(np.asarray(loaded.translate(gray, raw=True)), rgb)
     with pytest.raises(ValueError, match="chroma=True colourizes: it needs source_channels=1"):
         tiny("pix2pix", chroma=True, source_channels=3)
+
+
+def test_chroma_scale_predicts_colour_at_a_lower_resolution_and_upsamples_it(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = tiny("pix2pix", chroma=True, chroma_scale=4)
+    gray = np.random.default_rng(0).uniform(-0.5, 0.5, (2, 16, 16, 1)).astype("float32")
+    coarse = keras.Model(model.generator.input, model.generator.get_layer("chroma").input)(gray).numpy()
+    assert coarse.shape == (2, 4, 4, 2)  # the decoder stops at a quarter of the size
+    rgb = np.asarray(model.translate(gray, raw=True))
+    unclipped = np.all(np.abs(rgb) < 1.0, axis=-1)
+    luma = image_tasks.to_gray(rgb).numpy()[..., 0]
+    np.testing.assert_allclose(luma[unclipped], gray[..., 0][unclipped], atol=1e-5)  # full-size luma kept
+    upsampled = tf.image.resize(coarse, (16, 16), method="bilinear").numpy()
+    full = keras.Model(model.generator.input, model.generator.get_layer("chroma").output)(gray).numpy()
+    np.testing.assert_allclose(full, upsampled, atol=1e-6)
+    path = tmp_path / "coarse.keras"
+    model.save(path)
+    assert keras.saving.load_model(path).chroma_scale == 4
+    for bad, message in (
+        ({"chroma_scale": 3}, "chroma_scale must be a power of 2"),
+        ({"chroma": False, "chroma_scale": 2}, "needs chroma=True"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            tiny("pix2pix", **{"chroma": True, **bad})

@@ -52,6 +52,11 @@ class Pix2Pix(ImageToImageGAN):
         chroma: grayscale -> RGB only: G outputs two BT.601 chroma channels and the source is kept
             as the luma, as the paper's colourization experiments predict Lab's ab from L (the official
             code's colorization mode); False (default) predicts the target's channels directly.
+        chroma_scale: with ``chroma``, G predicts the chroma at 1/chroma_scale of the size and upsamples
+            it bilinearly (1: full size, as the paper). Colourization networks predict colour coarser than
+            luma (Zhang et al. 2016 at 1/4, Iizuka et al. 2016 at 1/2): colour needs less detail than
+            luma, and full-size chroma learned from few images carries fine noise (pix2pix-colorize: a
+            Gaussian blur of its full-size chroma raised held-out SSIM from 0.827 to 0.838).
 
     Defaults (Isola et al. 2017, section 3.3, and the official code): ``compile()`` uses the
     cross-entropy (non-saturating) loss and Adam(2e-4, beta_1=0.5) for both networks, D's loss
@@ -72,6 +77,7 @@ class Pix2Pix(ImageToImageGAN):
         l1_weight: float = 100.0,
         upsampling: str = "transpose",
         chroma: bool = False,
+        chroma_scale: int = 1,
         **kwargs,
     ):
         self.image_shape = check_square_shape(image_shape)
@@ -84,6 +90,7 @@ class Pix2Pix(ImageToImageGAN):
                 f"got source_channels={source_channels} and {self.image_shape[2]} target channels."
             )
         self.chroma = bool(chroma)
+        self.chroma_scale = int(chroma_scale)
         self.source_channels = int(source_channels)
         self.base_filters = int(base_filters)
         max_depth = unet_depth(self.image_shape[0])
@@ -119,6 +126,7 @@ class Pix2Pix(ImageToImageGAN):
             self.dropout,
             upsampling=self.upsampling,
             chroma=self.chroma,
+            chroma_scale=self.chroma_scale,
         )
 
     def build_discriminator(self) -> keras.Model:

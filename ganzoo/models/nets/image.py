@@ -90,6 +90,7 @@ def unet_generator(
     name: str = "generator",
     upsampling: str = "transpose",
     chroma: bool = False,
+    chroma_scale: int = 1,
 ) -> keras.Model:
     """pix2pix's U-Net on images whose sides are multiples of ``2 ** depth``.
 
@@ -100,12 +101,17 @@ def unet_generator(
     the encoder map of the same size; a last ConvTranspose to ``out_channels`` and tanh.
     ``upsampling="resize"`` replaces each ConvTranspose by nearest x2 and a 3x3 convolution.
     ``chroma=True`` (grayscale in, RGB out) predicts two chroma channels and keeps the input as the
-    luma (:class:`LumaChromaToRGB`).
+    luma (:class:`LumaChromaToRGB`); with ``chroma_scale`` s > 1 the decoder stops at 1/s of the size,
+    where a 3x3 convolution predicts the chroma, upsampled bilinearly to the full size.
     """
     if depth < 1:
         raise ValueError(f"depth must be >= 1, got {depth}.")
     if chroma and (in_channels, out_channels) != (1, 3):
         raise ValueError(f"chroma=True maps 1 luma channel to 3 RGB channels, not {in_channels} to {out_channels}.")
+    if chroma_scale < 1 or chroma_scale & (chroma_scale - 1) or chroma_scale > 2**depth:
+        raise ValueError(f"chroma_scale must be a power of 2 from 1 to {2**depth} (2 ** depth), got {chroma_scale}.")
+    if chroma_scale > 1 and not chroma:
+        raise ValueError(f"chroma_scale={chroma_scale} needs chroma=True (it sets the resolution of the chroma).")
     source = keras.Input((None, None, in_channels), name="image")
     filters = [base_filters * min(2**i, 8) for i in range(depth)]
     x, skips = source, []
@@ -115,12 +121,21 @@ def unet_generator(
             x = _norm(x, norm)
         x = keras.layers.LeakyReLU(0.2)(x)
         skips.append(x)
-    for j, (f, skip) in enumerate(zip(reversed(filters[:-1]), reversed(skips[:-1]))):
+    blocks = list(zip(reversed(filters[:-1]), reversed(skips[:-1])))
+    if chroma_scale > 1:  # the decoder ends at 1/chroma_scale of the size
+        blocks = blocks[: len(blocks) + 1 - int(math.log2(chroma_scale))]
+    for j, (f, skip) in enumerate(blocks):
         x = _norm(_upsample(x, f, 4, upsampling, use_bias=norm == "none"), norm)
         if dropout and j < dropout_layers:
             x = keras.layers.Dropout(dropout)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Concatenate()([x, skip])
+    if chroma_scale > 1:
+        x = keras.layers.Conv2D(2, 3, padding="same")(x)
+        x = keras.layers.Activation("tanh", dtype="float32")(x)
+        x = Upsample(chroma_scale, "bilinear", dtype="float32", name="chroma")(x)
+        image = LumaChromaToRGB(dtype="float32", name="translated")([source, x])
+        return keras.Model(source, image, name=name)
     x = _upsample(x, 2 if chroma else out_channels, 4, upsampling, use_bias=True)
     if chroma:
         x = keras.layers.Activation("tanh", dtype="float32", name="chroma")(x)
