@@ -291,7 +291,9 @@ RECIPES: dict[str, dict] = {
                 seed=0,
                 # Resize-convolutions: the transposed ones left a checkerboard in every panel. Chroma: G predicts
                 # the colour and keeps the input as the luma (the paper's colourization predicts ab from L).
-                model=dict(base_filters=8, d_base_filters=8, upsampling="resize", chroma=True),
+                # Chroma at half size, upsampled: held-out PSNR / SSIM 19.96 dB / 0.832 (full size: 19.48 / 0.827;
+                # quarter size: 19.70 / 0.824; half size with 15 epochs of linear decay: 19.82 / 0.832).
+                model=dict(base_filters=8, d_base_filters=8, upsampling="resize", chroma=True, chroma_scale=2),
             )
         ],
         description="pix2pix colourizing 32x32 grayscale (BT.601 luma) photo patches (U-Net G predicting the two "
@@ -305,7 +307,8 @@ RECIPES: dict[str, dict] = {
             TrainConfig(
                 architecture="cyclegan",
                 data="skimage:hue",
-                epochs=12,
+                epochs=24,
+                lr_decay_epochs=12,  # the paper's schedule: constant, then linearly to 0 over as many epochs
                 batch_size=8,
                 image_size=32,
                 seed=0,
