@@ -183,7 +183,10 @@ class LinearLearningRateDecay(keras.callbacks.Callback):
         found = {name: opt for name, opt in found.items() if isinstance(opt, keras.optimizers.Optimizer)}
         if not found:
             raise InputError("LinearLearningRateDecay: the model has no compiled optimizer; call compile() first.")
-        scheduled = [name for name, opt in found.items() if callable(opt._learning_rate)]
+        # A float16 run's LossScaleOptimizer holds the schedule (if any) in its inner optimizer.
+        scheduled = [
+            name for name, opt in found.items() if callable(getattr(opt, "inner_optimizer", opt)._learning_rate)
+        ]
         if scheduled:
             raise InputError(
                 f"LinearLearningRateDecay: {', '.join(scheduled)} already has a learning-rate schedule; use a "
