@@ -175,15 +175,12 @@ def test_init_from_fine_tunes_a_saved_model_with_its_own_arguments(tmp_path):
 
 
 def test_lr_decay_epochs_decays_both_rates_linearly_over_the_last_epochs(tmp_path):
-    class Rates(keras.callbacks.Callback):
-        seen = []
+    seen = []
 
+    class Rates(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            rate = [
-                float(keras.ops.convert_to_numpy(o.learning_rate))
-                for o in (self.model.g_optimizer, self.model.d_optimizer)
-            ]
-            self.seen.append(rate)
+            optimizers = (self.model.g_optimizer, self.model.d_optimizer)
+            seen.append([float(keras.ops.convert_to_numpy(o.learning_rate)) for o in optimizers])
 
     config = TrainConfig(
         "vanilla_gan",
@@ -195,7 +192,7 @@ def test_lr_decay_epochs_decays_both_rates_linearly_over_the_last_epochs(tmp_pat
         monitor=False,
     )
     train(config, tmp_path / "run", verbose=0, extra_callbacks=[Rates()])
-    rates = np.array(Rates.seen)
+    rates = np.array(seen)
     # The official CycleGAN schedule with n_epochs=2, n_epochs_decay=3: 1, 1, 3/4, 2/4, 1/4 of the base.
     np.testing.assert_allclose(rates / rates[0], [[1, 1], [1, 1], [0.75, 0.75], [0.5, 0.5], [0.25, 0.25]], rtol=1e-6)
     with pytest.raises(InputError, match="lr_decay_epochs must be an integer from 0 to epochs"):
