@@ -130,17 +130,17 @@ def unet_generator(
             x = keras.layers.Dropout(dropout)(x)
         x = keras.layers.ReLU()(x)
         x = keras.layers.Concatenate()([x, skip])
-    if chroma_scale > 1:
+    if chroma_scale > 1:  # coarse chroma, upsampled to the luma's size
         x = keras.layers.Conv2D(2, 3, padding="same")(x)
         x = keras.layers.Activation("tanh", dtype="float32")(x)
         x = Upsample(chroma_scale, "bilinear", dtype="float32", name="chroma")(x)
-        image = LumaChromaToRGB(dtype="float32", name="translated")([source, x])
-        return keras.Model(source, image, name=name)
-    x = _upsample(x, 2 if chroma else out_channels, 4, upsampling, use_bias=True)
-    if chroma:
+    elif chroma:
+        x = _upsample(x, 2, 4, upsampling, use_bias=True)
         x = keras.layers.Activation("tanh", dtype="float32", name="chroma")(x)
+    if chroma:
         image = LumaChromaToRGB(dtype="float32", name="translated")([source, x])
     else:
+        x = _upsample(x, out_channels, 4, upsampling, use_bias=True)
         image = keras.layers.Activation("tanh", dtype="float32", name="translated")(x)
     return keras.Model(source, image, name=name)
 
