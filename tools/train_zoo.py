@@ -419,19 +419,26 @@ def train_phases(
             )
             write_json(out / "fid_curve.json", curves[-1])
     if curves:
-        write_json(run_dir / "fid_curve.json", chain_curves(curves))
+        chained, best_phase = chain_curves(curves)
+        write_json(run_dir / "fid_curve.json", chained)
+        if best_phase < len(phases):  # a later phase never beat this one's best epoch: ship that
+            print(f"{name}: phase {best_phase} had the lowest FID; keeping its model.")
+            model = load_model(run_dir / f"phase_{best_phase}" / "model.keras")
     return model, configs, seconds
 
 
-def chain_curves(curves: list[dict]) -> dict:
-    """One curve over all phases: a phase continues from the kept (best) epoch of the one before."""
-    points, epoch, step = [], 0, 0
+def chain_curves(curves: list[dict]) -> tuple[dict, int]:
+    """One curve over all phases (a phase continues from the kept epoch of the one before) and the phase
+    (1-based) whose kept epoch has the lowest FID: the weights to ship."""
+    points, epoch, step, kept = [], 0, 0, []
     for k, curve in enumerate(curves):
         for p in curve["points"]:
             points.append({**p, "epoch": epoch + p["epoch"], "step": step + p["step"], "phase": k + 1})
-        kept = next(p for p in curve["points"] if p["epoch"] == curve["kept_epoch"])
-        epoch, step = epoch + kept["epoch"], step + kept["step"]
-    return {**curves[-1], "kept_epoch": epoch, "points": points}
+        best = next(p for p in curve["points"] if p["epoch"] == curve["kept_epoch"])
+        epoch, step = epoch + best["epoch"], step + best["step"]
+        kept.append((best["fid"], k + 1, epoch))
+    _, best_phase, kept_epoch = min(kept)
+    return {**curves[-1], "kept_epoch": kept_epoch, "points": points}, best_phase
 
 
 def build(name: str, reuse_run: bool = False, from_phase: int = 1) -> dict:
