@@ -449,6 +449,8 @@ def chain_curves(curves: list[dict]) -> tuple[dict, int]:
 def build(name: str, reuse_run: bool = False, from_phase: int = 1) -> dict:
     recipe = RECIPES[name]
     phases: list[TrainConfig] = recipe["phases"]
+    if from_phase > len(phases):
+        raise SystemExit(f"--from-phase {from_phase}: {name} has {len(phases)} phase(s).")
     config = phases[-1]
     run_dir = ROOT / "runs" / "zoo" / name
     seconds = None
