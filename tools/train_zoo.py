@@ -382,7 +382,8 @@ def train_phases(
     ``curve["patience"]`` epochs, and the weights of its best epoch are kept. Each phase's curve goes to its
     folder, all phases' to ``run_dir/fid_curve.json``. The test split, on which the card's numbers are
     measured, is not used. Phases before ``from_phase`` are not run: their folders must hold a finished run
-    of this recipe. Returns the last model, the phases' configs and their wall times in seconds.
+    of this recipe (``from_phase`` beyond the last phase: only load the run). Returns the model to ship, the
+    phases' configs and their wall times in seconds.
     """
     model, configs, seconds, curves, previous = None, [], [], [], None
     for k, config in enumerate(phases):
@@ -394,7 +395,13 @@ def train_phases(
         if k + 1 < from_phase:
             if not previous.is_file():
                 raise SystemExit(f"--from-phase {from_phase}: {previous} is missing; train phase {k + 1} first.")
-            seconds.append(json.loads((out / "timing.json").read_text())["wall_seconds"])
+            timing = out / "timing.json"
+            # A run from before timing.json: its config is written first, its final model last.
+            seconds.append(
+                json.loads(timing.read_text())["wall_seconds"]
+                if timing.is_file()
+                else round(previous.stat().st_mtime - (out / "config.json").stat().st_mtime, 1)
+            )
             if curve is not None:
                 curves.append(json.loads((out / "fid_curve.json").read_text()))
             continue
@@ -423,6 +430,8 @@ def train_phases(
                 }
             )
             write_json(out / "fid_curve.json", curves[-1])
+    if model is None:  # no phase trained here
+        model = load_model(previous)
     if curves:
         chained, best_phase = chain_curves(curves)
         write_json(run_dir / "fid_curve.json", chained)
@@ -449,20 +458,14 @@ def chain_curves(curves: list[dict]) -> tuple[dict, int]:
 def build(name: str, reuse_run: bool = False, from_phase: int = 1) -> dict:
     recipe = RECIPES[name]
     phases: list[TrainConfig] = recipe["phases"]
-    if from_phase > len(phases):
+    if reuse_run:
+        from_phase = len(phases) + 1  # every phase from runs/zoo/NAME
+    elif from_phase > len(phases):
         raise SystemExit(f"--from-phase {from_phase}: {name} has {len(phases)} phase(s).")
     config = phases[-1]
     run_dir = ROOT / "runs" / "zoo" / name
-    seconds = None
-    if reuse_run:
-        first = run_dir if len(phases) == 1 else run_dir / "phase_1"
-        last = run_dir if len(phases) == 1 else run_dir / f"phase_{len(phases)}"
-        model, configs = load_model(last / "model.keras"), [dataclasses.asdict(c) for c in phases]
-        # The run's own duration: its config is written first, its final model last.
-        train_seconds = (last / "model.keras").stat().st_mtime - (first / "config.json").stat().st_mtime
-    else:
-        model, configs, seconds = train_phases(name, phases, run_dir, curve=recipe.get("curve"), from_phase=from_phase)
-        train_seconds = sum(seconds)
+    model, configs, seconds = train_phases(name, phases, run_dir, curve=recipe.get("curve"), from_phase=from_phase)
+    train_seconds = sum(seconds)
 
     folder = ROOT / "exported" / name
     staging = folder.with_name(f".{name}.staging")
@@ -495,7 +498,7 @@ def build(name: str, reuse_run: bool = False, from_phase: int = 1) -> dict:
             "command": f"python tools/train_zoo.py {name}",
             "phases": configs,
             "wall_seconds": round(train_seconds, 1),
-            **({"phase_wall_seconds": seconds} if seconds is not None and len(seconds) > 1 else {}),
+            **({"phase_wall_seconds": seconds} if len(seconds) > 1 else {}),
             "hardware": "2 CPU cores (no GPU)",
         },
         metrics=metrics,
