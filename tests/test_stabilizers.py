@@ -1,5 +1,7 @@
 """Training stabilizers: each switch trains a small DCGAN through fit; augmentation; wgan_gp and sngan."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -127,6 +129,16 @@ def test_stabilizer_trains_dcgan_through_fit(name, baseline_history):
         assert change > 1e-3, f"{name} trained exactly like the baseline (relative change {change:.2e})"
     if check is not None:
         check(model)
+
+
+def test_fit_warns_while_a_constant_decay_ema_generator_is_still_mostly_its_initialization():
+    with pytest.warns(UserWarning, match=r"after 2 EMA steps .* still 100% its random initialization"):
+        _train(dict(ema_decay=0.999))  # 0.999 ** 2 of the EMA generator is its initial weights
+    for quiet in (dict(ema_decay=0.1), dict(ema_decay=0.999, ema_rampup=0.05), {}):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _train(quiet)
+        assert not [w for w in caught if "EMA generator" in str(w.message)], quiet
 
 
 def test_ada_trains_through_fit_in_graph_mode():

@@ -25,6 +25,7 @@ What the base owns, once for all variants:
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -65,6 +66,8 @@ class ServingGraph(NamedTuple):
     describe: dict
 
 
+# fit() warns when a constant-decay EMA generator still holds more than this share of its initial weights.
+EMA_LAG_WARNING = 0.1
 CRITIC_BATCHES = "critic_batches"  # the key of a step's grouped critic batches (group_critic_batches)
 
 
@@ -133,7 +136,8 @@ class GAN(keras.Model):
         seed: seed of the model's random draws (latents, penalties). None draws a
             seed from Python's global RNG, which ``keras.utils.set_random_seed`` sets.
         ema_decay: if set (e.g. 0.999), keep an exponential moving average of the
-            generator's weights; ``generate``, ``call`` and export then use it.
+            generator's weights; ``generate``, ``call`` and export then use it. Without
+            ``ema_rampup``, ``fit`` warns while more than 10% of it is still its random start.
         d_steps: discriminator updates per generator update (WGAN's n_critic).
         gp_weight: weight of the WGAN-GP gradient penalty (0 = off).
         r1_gamma: weight of the R1 penalty on real data (0 = off).
@@ -284,7 +288,23 @@ class GAN(keras.Model):
             checks.check_dataset(validation, model, what="validation_data")
         if self.d_steps > 1 and not args:
             x, kwargs = self._critic_dataset(x, kwargs)
-        return super().fit(x, *args, **kwargs)
+        history = super().fit(x, *args, **kwargs)
+        self._warn_if_ema_lags()
+        return history
+
+    def _warn_if_ema_lags(self) -> None:
+        """Say so when a constant-decay EMA generator (what ``generate`` uses) still holds much of its random start."""
+        if self.ema_generator is None or self.ema_rampup is not None:
+            return
+        steps = int(keras.ops.convert_to_numpy(self.ema_steps))
+        initial_share = self.ema_decay**steps
+        if initial_share > EMA_LAG_WARNING:
+            warnings.warn(
+                f"{type(self).__name__}: after {steps} EMA steps with ema_decay={self.ema_decay} the EMA generator, "
+                f"which generate() and export use, is still {initial_share:.0%} its random initialization; train "
+                "longer, or pass ema_rampup=0.05 (StyleGAN2-ADA's ramp-up) or a smaller ema_decay.",
+                stacklevel=3,
+            )
 
     def _critic_dataset(self, x, kwargs):
         """``fit``'s data with ``d_steps`` consecutive batches grouped into one step (fresh reals per critic step)."""
