@@ -388,11 +388,13 @@ def train_phases(
     """
     model, configs, seconds, curves, previous = None, [], [], [], None
     for k, config in enumerate(phases):
+        recorded = dataclasses.asdict(config)
         if config.init_from == "{previous}":
             config = dataclasses.replace(config, init_from=str(previous))
+            recorded["init_from"] = str(previous.relative_to(ROOT))  # the card names no path of this machine
+        configs.append(recorded)
         out = run_dir if len(phases) == 1 else run_dir / f"phase_{k + 1}"
         previous = out / "model.keras"
-        configs.append(dataclasses.asdict(config))
         if k + 1 < from_phase:
             if not previous.is_file():
                 raise SystemExit(f"--from-phase {from_phase}: {previous} is missing; train phase {k + 1} first.")
