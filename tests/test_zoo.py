@@ -4,9 +4,11 @@ Nothing is trained: an entry is a freshly built small DCGAN saved with ``model.s
 Downloads come from an ``http.server`` on 127.0.0.1 that each test starts and stops.
 """
 
+import dataclasses
 import functools
 import hashlib
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -29,6 +31,7 @@ from ganzoo.deploy import runtime, zoo
 from ganzoo.deploy.exporter import verify_parity
 from ganzoo.deploy.loading import load_model
 from ganzoo.errors import UnknownNameError
+from ganzoo.training.run import TrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED_DIR = zoo.bundled_dir  # the real one; the autouse fixture hides the bundled zoo from other tests
@@ -435,6 +438,31 @@ def test_bundled_entries_verify_and_have_complete_cards():
         assert zoo.validate_card(card) == [], (folder.name, zoo.validate_card(card))
         if "url" not in card:
             zoo.verify(folder)
+
+
+def test_bundled_cards_record_the_recipe_that_tools_train_zoo_runs():
+    """Reproducibility: each entry built by tools/train_zoo.py records, phase by phase, the configs its recipe
+    there would train now (fields added since an entry was built hold their defaults); a recipe changed
+    without rebuilding its entry fails here."""
+    spec = importlib.util.spec_from_file_location("train_zoo", REPO / "tools" / "train_zoo.py")
+    train_zoo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_zoo)
+    defaults = dataclasses.asdict(TrainConfig(architecture="-"))
+    built = 0
+    for card_path in sorted((REPO / "exported").glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        if card["training"]["command"] != f"python tools/train_zoo.py {card['name']}":
+            continue
+        built += 1
+        recipe = []
+        for k, config in enumerate(train_zoo.RECIPES[card["name"]]["phases"]):
+            phase = dataclasses.asdict(config)
+            if phase["init_from"] == "{previous}":  # the phase before it, as train_phases records it
+                phase["init_from"] = f"runs/zoo/{card['name']}/phase_{k}/model.keras"
+            recipe.append(phase)
+        recorded = [{**defaults, **phase} for phase in card["training"]["phases"]]
+        assert recorded == recipe, f"{card['name']}: its card and its recipe in tools/train_zoo.py differ"
+    assert built >= 14
 
 
 def test_wheel_ships_the_exported_folder(tmp_path):
