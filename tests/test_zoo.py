@@ -454,12 +454,9 @@ def test_bundled_cards_record_the_recipe_that_tools_train_zoo_runs():
         if card["training"]["command"] != f"python tools/train_zoo.py {card['name']}":
             continue
         built += 1
-        recipe = []
-        for k, config in enumerate(train_zoo.RECIPES[card["name"]]["phases"]):
-            phase = dataclasses.asdict(config)
-            if phase["init_from"] == "{previous}":  # the phase before it, as train_phases records it
-                phase["init_from"] = f"runs/zoo/{card['name']}/phase_{k}/model.keras"
-            recipe.append(phase)
+        recipe = train_zoo.recorded_configs(
+            train_zoo.RECIPES[card["name"]]["phases"], REPO / "runs" / "zoo" / card["name"]
+        )
         recorded = [{**defaults, **phase} for phase in card["training"]["phases"]]
         assert recorded == recipe, f"{card['name']}: its card and its recipe in tools/train_zoo.py differ"
     assert built >= 14

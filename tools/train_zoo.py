@@ -377,6 +377,17 @@ RECIPES: dict[str, dict] = {
 }
 
 
+def recorded_configs(phases: list[TrainConfig], run_dir: Path) -> list[dict]:
+    """The phases' configs as the card records them: a ``{previous}`` start is the model of the phase before,
+    relative to the repository (the card names no path of the build machine)."""
+    recorded = [dataclasses.asdict(config) for config in phases]
+    for k, config in enumerate(recorded):
+        if config["init_from"] == "{previous}":
+            previous = run_dir if len(phases) == 1 else run_dir / f"phase_{k}"
+            config["init_from"] = str((previous / "model.keras").relative_to(ROOT))
+    return recorded
+
+
 def train_phases(
     name: str, phases: list[TrainConfig], run_dir: Path, curve: dict | None = None, from_phase: int = 1
 ) -> tuple:
@@ -390,13 +401,10 @@ def train_phases(
     of this recipe (``from_phase`` beyond the last phase: only load the run). Returns the model to ship, the
     phases' configs and their wall times in seconds.
     """
-    model, configs, seconds, curves, previous = None, [], [], [], None
+    model, configs, seconds, curves, previous = None, recorded_configs(phases, run_dir), [], [], None
     for k, config in enumerate(phases):
-        recorded = dataclasses.asdict(config)
         if config.init_from == "{previous}":
             config = dataclasses.replace(config, init_from=str(previous))
-            recorded["init_from"] = str(previous.relative_to(ROOT))  # the card names no path of this machine
-        configs.append(recorded)
         out = run_dir if len(phases) == 1 else run_dir / f"phase_{k + 1}"
         previous = out / "model.keras"
         if k + 1 < from_phase:

@@ -296,7 +296,7 @@ class GAN(keras.Model):
         """Say so when a constant-decay EMA generator (what ``generate`` uses) still holds much of its random start."""
         if self.ema_generator is None or self.ema_rampup is not None:
             return
-        steps = int(keras.ops.convert_to_numpy(self.ema_steps))
+        steps = int(ops.convert_to_numpy(self.ema_steps))
         initial_share = self.ema_decay**steps
         if initial_share > EMA_LAG_WARNING:
             warnings.warn(
