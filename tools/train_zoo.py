@@ -394,14 +394,19 @@ RECIPES: dict[str, dict] = {
 }
 
 
+def phase_dir(run_dir: Path, number: int, count: int) -> Path:
+    """The folder of phase ``number`` (1-based) of a ``count``-phase recipe: ``run_dir`` itself for one phase."""
+    return run_dir if count == 1 else run_dir / f"phase_{number}"
+
+
 def recorded_configs(phases: list[TrainConfig], run_dir: Path) -> list[dict]:
     """The phases' configs as the card records them: a ``{previous}`` start is the model of the phase before,
     relative to the repository (the card names no path of the build machine)."""
     recorded = [dataclasses.asdict(config) for config in phases]
     for k, config in enumerate(recorded):
         if config["init_from"] == "{previous}":
-            previous = run_dir if len(phases) == 1 else run_dir / f"phase_{k}"
-            config["init_from"] = str((previous / "model.keras").relative_to(ROOT))
+            previous = phase_dir(run_dir, k, len(phases)) / "model.keras"
+            config["init_from"] = str(previous.relative_to(ROOT))
     return recorded
 
 
@@ -422,7 +427,7 @@ def train_phases(
     for k, config in enumerate(phases):
         if config.init_from == "{previous}":
             config = dataclasses.replace(config, init_from=str(previous))
-        out = run_dir if len(phases) == 1 else run_dir / f"phase_{k + 1}"
+        out = phase_dir(run_dir, k + 1, len(phases))
         previous = out / "model.keras"
         if k + 1 < from_phase:
             if not previous.is_file():
@@ -469,7 +474,7 @@ def train_phases(
         write_json(run_dir / "fid_curve.json", chained)
         if best_phase < len(phases):  # a later phase never beat this one's best epoch: ship that
             print(f"{name}: phase {best_phase} had the lowest FID; keeping its model.")
-            model = load_model(run_dir / f"phase_{best_phase}" / "model.keras")
+            model = load_model(phase_dir(run_dir, best_phase, len(phases)) / "model.keras")
     return model, configs, seconds
 
 
@@ -506,7 +511,7 @@ def build(name: str, reuse_run: bool = False, from_phase: int = 1) -> dict:
         export_info, metrics = image_entry(model, config, staging)
         if len(phases) > 1:  # e.g. srgan: the SRResNet after its MSE phase, measured the same way
             metrics["phases"] = {
-                f"phase_{k + 1}": task_metrics(load_model(run_dir / f"phase_{k + 1}" / "model.keras"), c)
+                f"phase_{k + 1}": task_metrics(load_model(phase_dir(run_dir, k + 1, len(phases)) / "model.keras"), c)
                 for k, c in enumerate(phases[:-1])
             }
     elif model.architecture == "stylegan":
