@@ -266,6 +266,31 @@ def test_embedded_tasks_hold_out_whole_photos():
     assert held_out.dtype == np.uint8 and len(held_out) > 100
 
 
+def test_held_out_hue_domains_are_disjoint_and_drawn_from_every_test_photo_alike():
+    """Both directions of cyclegan-hue are measured on the same photo mix, else content, not direction, sets them
+    apart (contiguous halves gave A mostly the cat and B only the coffee cup)."""
+    a, b = (
+        np.concatenate([x.numpy() for x in side])
+        for side in zip(*image_tasks.load_unpaired("skimage:hue", split="test", batch_size=64, crop_size=32))
+    )
+    b_source = image_tasks.hue_shift(b, -image_tasks.HUE_SHIFT).numpy()
+    held_out = image_tasks.heldout_patches(32)
+    tiles = {  # every 32 px grid tile of each test photo -> the photo's index
+        photo[top : top + 32, left : left + 32].tobytes(): k
+        for k, photo in enumerate(image_tasks.skimage_photos("test"))
+        for top in range(0, photo.shape[0] - 31, 32)
+        for left in range(0, photo.shape[1] - 31, 32)
+    }
+    photo_of = np.array([tiles[patch.tobytes()] for patch in held_out])
+    held_out = held_out.astype(np.float32) / 127.5 - 1.0
+    nearest = lambda x: np.abs(x[:, None] - held_out[None]).mean(axis=(2, 3, 4)).argmin(axis=1)  # noqa: E731
+    index_a, index_b = nearest(a), nearest(b_source)
+    assert len(a) == len(b) and not set(index_a) & set(index_b)  # unpaired: no patch in both domains
+    np.testing.assert_allclose(a, held_out[index_a], atol=1e-6)
+    share = lambda index: np.bincount(photo_of[index], minlength=2) / len(index)  # noqa: E731
+    np.testing.assert_allclose(share(index_a), share(index_b), atol=0.02)
+
+
 def test_image_pool_returns_history_and_keeps_its_size():
     pool = ImagePool(size=4, image_shape=(1, 1, 1))
     first = np.arange(3, dtype="float32").reshape(3, 1, 1, 1)

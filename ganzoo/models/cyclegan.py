@@ -115,7 +115,8 @@ class CycleGAN(ImageToImageGAN):
         image_shape: (size, size, channels) of domain A training crops.
         channels_b: channels of domain B (None = as A); identity loss needs equal channels.
         base_filters: generators' first width (64 in the paper); ``res_blocks`` residual blocks
-            (9 at 256 px, 6 at 128 px in the paper); ``downsamplings`` stride-2 steps (2).
+            (9 at 256 px, 6 at 128 px in the paper); ``downsamplings`` stride-2 steps (2, the paper's for
+            128-256 px; cyclegan-hue's 32 px patches keep more detail through a 16 px bottleneck with 1).
         d_base_filters, d_layers: PatchGAN width and stride-2 layers (3 = the official 70 px field at every
             size; None scales the field with the image size, 16 px at 32-64 px).
         norm: "instance" (paper) or "batch" (the official code's ``--norm batch``). Instance norm removes each
