@@ -357,7 +357,7 @@ RECIPES: dict[str, dict] = {
                 # identity loss off), 21.1 / 19.2 dB (batch). Wider generators (base_filters 32, same schedule) did
                 # worse: cycle 23.9 / 19.4 dB, against the truth 18.7 / 13.2 dB (base 16: 24.9 / 20.7, 24.0 / 21.7).
                 # Those numbers are on the old held-out split (A mostly the cat, B only the coffee cup). On the
-                # split of today (alternate patches), 24 + 12 epochs: cycle 23.1 / 22.4 dB, truth 22.1 / 23.7 dB.
+                # current split (alternate patches), 24 epochs, 12 decaying: cycle 23.1 / 22.4, truth 22.1 / 23.7 dB.
                 # One stride-2 step (a 16 px bottleneck, not 8 px; the paper's two are for 128-256 px images):
                 # 24.3 / 22.9, truth 23.3 / 24.1 dB; and 48 epochs, 24 decaying (the paper's 100 + 100 in
                 # proportion): 25.1 / 23.9, truth 23.6 / 26.1 dB. No identity loss (it asks G to leave B's colours
