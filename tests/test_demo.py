@@ -104,7 +104,7 @@ def test_default_selection_is_every_onnx_entry_within_the_budget():
         for name, _, m in demo.select_models()
     }
     assert small == [name for name, size in sizes.items() if size <= 2**20]
-    assert "stylegan-digits" in small and "cyclegan-hue" not in small
+    assert "stylegan-digits" in small and "cgan-fashion" not in small
 
 
 def test_bad_names_budgets_and_folders_are_refused(tmp_path, fake_dist):
