@@ -283,7 +283,9 @@ def test_held_out_hue_domains_are_disjoint_and_drawn_from_every_test_photo_alike
     }
     photo_of = np.array([tiles[patch.tobytes()] for patch in held_out])
     held_out = held_out.astype(np.float32) / 127.5 - 1.0
-    nearest = lambda x: np.abs(x[:, None] - held_out[None]).mean(axis=(2, 3, 4)).argmin(axis=1)  # noqa: E731
+    flat = held_out.reshape(len(held_out), -1)
+    # Nearest by |y|^2 - 2 x.y (|x - y|^2 less the row's constant |x|^2): an (n, 337) matrix, not (n, 337, 32, 32, 3).
+    nearest = lambda x: ((flat**2).sum(1) - 2 * x.reshape(len(x), -1) @ flat.T).argmin(axis=1)  # noqa: E731
     index_a, index_b = nearest(a), nearest(b_source)
     assert len(a) == len(b) and not set(index_a) & set(index_b)  # unpaired: no patch in both domains
     np.testing.assert_allclose(a, held_out[index_a], atol=1e-6)
