@@ -60,9 +60,9 @@ DIGITS_LIMITS = (
     "Not a handwriting model for real documents, not for any identification or security use."
 )
 PHOTO_LIMITS = (
-    "Trained on patches of six photos shipped with scikit-image (two more held out), on two CPU cores for under an hour: a small "
-    "demonstration model, far from the papers' quality. Not for restoring, colourizing or altering photos of "
-    "people or evidence; its outputs are plausible guesses, not recovered detail."
+    "Trained on patches of six photos shipped with scikit-image (two more held out), on two CPU cores for under "
+    "an hour: a small demonstration model, far from the papers' quality. Not for restoring, colourizing or "
+    "altering photos of people or evidence; its outputs are plausible guesses, not recovered detail."
 )
 DIGITS_LICENSE = "Apache-2.0 (weights); training data: scikit-learn digits (UCI optical digits, CC BY 4.0)"
 FASHION_LIMITS = (
